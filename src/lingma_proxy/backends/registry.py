@@ -1,0 +1,98 @@
+"""Backends built from settings, and ``--backend auto`` detection.
+
+Built-in backends register the same way a plugin would: a factory per backend type that takes
+the backend's config entry and the global settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .base import Backend
+
+log = logging.getLogger("lingma_proxy.backends")
+
+Factory = Callable[[Any, Any], Backend]
+FACTORIES: dict[str, Factory] = {}
+
+# Local servers probed by `--backend auto`, in order (LM Studio first: it is what most users of
+# the reference product run).
+AUTO_CANDIDATES = (
+    ("lmstudio", "http://127.0.0.1:1234/v1"),
+    ("ollama", "http://127.0.0.1:11434/v1"),
+)
+
+
+def register(kind: str) -> Callable[[Factory], Factory]:
+    def deco(factory: Factory) -> Factory:
+        FACTORIES[kind] = factory
+        return factory
+
+    return deco
+
+
+@register("openai")
+def _openai(cfg: Any, settings: Any) -> Backend:
+    from .openai_compat import OpenAICompatBackend
+
+    return OpenAICompatBackend(
+        cfg.name,
+        cfg.base_url,
+        cfg.api_key,
+        default_model=cfg.model or settings.model,
+        connect_timeout=settings.connect_timeout,
+        first_byte_timeout=settings.first_byte_timeout,
+        total_timeout=settings.timeout,
+    )
+
+
+@dataclass
+class Built:
+    backends: dict[str, Backend]
+    default: str | None
+    unavailable_reason: str = ""
+
+
+def build(settings: Any) -> Built:
+    """Backends from ``settings.backends``; the default is ``settings.backend`` when it names
+    one, else the first configured."""
+    backends: dict[str, Backend] = {}
+    problems: list[str] = []
+    for cfg in settings.backends:
+        factory = FACTORIES.get(cfg.type)
+        if factory is None:
+            problems.append(f"backend {cfg.name!r}: type {cfg.type!r} is not available yet")
+            continue
+        backends[cfg.name] = factory(cfg, settings)
+    default = settings.backend if settings.backend in backends else next(iter(backends), None)
+    reason = "; ".join(problems)
+    return Built(backends, default, reason)
+
+
+async def detect_auto(settings: Any) -> Built:
+    """``--backend auto`` with nothing configured: the first local server that answers."""
+    from .openai_compat import OpenAICompatBackend, probe
+
+    for name, url in AUTO_CANDIDATES:
+        if await probe(url):
+            log.info("auto-detected %s at %s", name, url)
+            backend = OpenAICompatBackend(
+                name,
+                url,
+                None,
+                default_model=settings.model,
+                connect_timeout=settings.connect_timeout,
+                first_byte_timeout=settings.first_byte_timeout,
+                total_timeout=settings.timeout,
+            )
+            return Built({name: backend}, name)
+    return Built(
+        {},
+        None,
+        "no backend found: nothing answered on LM Studio (127.0.0.1:1234) or Ollama "
+        "(127.0.0.1:11434). Start one of them, or run `lingma-proxy serve --backend openai "
+        "--openai-base-url http://HOST:PORT/v1`",
+    )

@@ -1,0 +1,138 @@
+"""Small shared pieces of the Anthropic Messages dialect: field checks and vocabularies."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from ... import errors, ir
+
+NAME = "anthropic_messages"
+
+# Anthropic's effort vocabulary -> the IR's; "xhigh" has no IR level, so it rides as "high"
+# (the parser also keeps the original in Request.extra for a same-dialect upstream).
+EFFORT_IN: dict[str, ir.Effort] = {
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "high",
+    "max": "max",
+}
+EFFORT_OUT: dict[str, str] = {
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "max": "max",
+}
+
+STOP_IN: dict[str, ir.StopReason] = {
+    "end_turn": "end_turn",
+    "max_tokens": "max_tokens",
+    "stop_sequence": "stop_sequence",
+    "tool_use": "tool_use",
+    "refusal": "refusal",
+    "pause_turn": "pause_turn",
+    # The IR has no context-window stop; the client-visible meaning is "output was cut".
+    "model_context_window_exceeded": "max_tokens",
+}
+
+
+def stop_out(reason: ir.StopReason) -> str:
+    """The wire stop reason; the IR's ``error`` has no Anthropic spelling."""
+    return "end_turn" if reason == "error" else reason
+
+
+def stop_in(reason: object) -> ir.StopReason:
+    return STOP_IN.get(reason, "end_turn") if isinstance(reason, str) else "end_turn"
+
+
+def fail(message: str, param: str | None = None) -> NoReturn:
+    raise errors.InvalidRequest(message, param=param)
+
+
+def type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def want_str(value: object, param: str) -> str:
+    if not isinstance(value, str):
+        fail(f"{param}: expected a string, got {type_name(value)}", param)
+    return value
+
+
+def want_dict(value: object, param: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        fail(f"{param}: expected an object, got {type_name(value)}", param)
+    return value
+
+
+def want_list(value: object, param: str) -> list[Any]:
+    if not isinstance(value, list):
+        fail(f"{param}: expected an array, got {type_name(value)}", param)
+    return value
+
+
+def want_bool(value: object, param: str) -> bool:
+    if not isinstance(value, bool):
+        fail(f"{param}: expected a boolean, got {type_name(value)}", param)
+    return value
+
+
+def want_int(value: object, param: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        # JSON has one number type: accept 4096.0 but not 4096.5.
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        fail(f"{param}: expected an integer, got {type_name(value)}", param)
+    return value
+
+
+def want_number(value: object, param: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        fail(f"{param}: expected a number, got {type_name(value)}", param)
+    return float(value)
+
+
+def usage_in(raw: object) -> ir.Usage:
+    """Anthropic usage -> IR usage; missing or malformed counts are 0."""
+    if not isinstance(raw, dict):
+        return ir.Usage()
+
+    def n(key: str) -> int:
+        v = raw.get(key)
+        return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
+
+    details = raw.get("output_tokens_details")
+    thinking = details.get("thinking_tokens") if isinstance(details, dict) else None
+    return ir.Usage(
+        input_tokens=n("input_tokens"),
+        output_tokens=n("output_tokens"),
+        cache_read_input_tokens=n("cache_read_input_tokens"),
+        cache_creation_input_tokens=n("cache_creation_input_tokens"),
+        reasoning_tokens=thinking if isinstance(thinking, int) and thinking > 0 else 0,
+    )
+
+
+def usage_out(u: ir.Usage) -> dict[str, Any]:
+    """All four counts, always: Claude Code's context meter reads them from every event."""
+    out: dict[str, Any] = {
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "cache_creation_input_tokens": u.cache_creation_input_tokens,
+        "cache_read_input_tokens": u.cache_read_input_tokens,
+    }
+    if u.reasoning_tokens:
+        out["output_tokens_details"] = {"thinking_tokens": u.reasoning_tokens}
+    return out

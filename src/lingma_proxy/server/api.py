@@ -1,0 +1,123 @@
+"""The generation routes: thin. Read the body (bounded), hand it to the relay, send the outcome."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from types import ModuleType
+from typing import Any
+
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from .. import errors
+from ..dialects import anthropic_messages, openai_chat, openai_responses
+from ..relay import Outcome, Relay
+from .dialect_errors import dialect_for_path
+
+log = logging.getLogger("lingma_proxy.server")
+JSON = "application/json"
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise errors.RequestTooLarge(f"request body of {declared} bytes is over the limit of {limit} bytes (max_body_bytes)")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise errors.RequestTooLarge(f"request body is over the limit of {limit} bytes (max_body_bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def send(outcome: Outcome) -> Response:
+    if outcome.stream is not None:
+        return StreamingResponse(outcome.stream, status_code=outcome.status, headers=outcome.headers)
+    return Response(outcome.body, status_code=outcome.status, media_type=JSON, headers=outcome.headers)
+
+
+def disconnect_waiter(request: Request) -> Callable[[], Awaitable[None]]:
+    async def wait() -> None:
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                return
+
+    return wait
+
+
+def generation(dialect: ModuleType) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        relay: Relay = request.app.state.relay
+        try:
+            raw = await read_body(request, request.app.state.settings.max_body_bytes)
+        except errors.ProxyError as exc:
+            return error_response(dialect, exc)
+        return send(await relay.handle(dialect, raw, disconnect_waiter(request)))
+
+    return endpoint
+
+
+def counting(dialect: ModuleType, shape: Callable[[int], dict[str, Any]]) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        relay: Relay = request.app.state.relay
+        try:
+            raw = await read_body(request, request.app.state.settings.max_body_bytes)
+        except errors.ProxyError as exc:
+            return error_response(dialect, exc)
+        outcome = await relay.count_tokens(dialect, raw)
+        if outcome.status == 200:
+            outcome.body = orjson.dumps(shape(orjson.loads(outcome.body)["input_tokens"]))
+        return send(outcome)
+
+    return endpoint
+
+
+def error_response(dialect: ModuleType, exc: errors.ProxyError) -> Response:
+    return Response(orjson.dumps(dialect.render_error(exc)), status_code=exc.status, media_type=JSON)
+
+
+def routes() -> list[Route]:
+    chat = generation(openai_chat)
+    responses = generation(openai_responses)
+    messages = generation(anthropic_messages)
+    return [
+        Route("/v1/chat/completions", chat, methods=["POST"]),
+        Route("/api/v1/chat/completions", chat, methods=["POST"]),
+        Route("/chat/completions", chat, methods=["POST"]),
+        Route("/v1/responses", responses, methods=["POST"]),
+        Route("/api/v1/responses", responses, methods=["POST"]),
+        Route("/v1/responses/input_tokens", counting(
+            openai_responses, lambda n: {"object": "response.input_tokens", "input_tokens": n}), methods=["POST"]),
+        Route("/v1/messages", messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", counting(
+            anthropic_messages, lambda n: {"input_tokens": n}), methods=["POST"]),
+    ]
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    dialect = dialect_for_path(request.url.path)
+    if exc.status_code == 404:
+        err: errors.ProxyError = errors.NotFound(f"no route for {request.method} {request.url.path}")
+    elif exc.status_code == 405:
+        err = errors.InvalidRequest(f"method {request.method} is not allowed on {request.url.path}", status=405)
+    else:
+        err = errors.ProxyError(str(exc.detail), status=exc.status_code)
+    return error_response(dialect, err)
+
+
+async def unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    err = errors.ProxyError("internal error in lingma-proxy (see the proxy log)")
+    return error_response(dialect_for_path(request.url.path), err)
+
+
+def exception_handlers() -> dict[Any, Callable[..., Awaitable[Response]]]:
+    return {HTTPException: http_exception, Exception: unexpected}

@@ -1,0 +1,105 @@
+"""The application factory: middleware, lifespan (backends built or detected), routes.
+
+``create_app(settings, backends=None)`` receives everything it needs; tests pass fake backends
+or a fake upstream URL in settings. No module-level state.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+
+from ..backends import registry
+from ..backends.base import Backend
+from ..relay import Relay, RelayOptions, RouteRule
+from . import api, discovery
+from .auth import AuthMiddleware
+
+log = logging.getLogger("lingma_proxy.server")
+
+CORS_HEADERS = [
+    "authorization", "content-type", "x-api-key", "anthropic-version", "anthropic-beta",
+    "anthropic-dangerous-direct-browser-access", "openai-beta", "openai-organization",
+    "openai-project", "x-stainless-arch", "x-stainless-lang", "x-stainless-os",
+    "x-stainless-package-version", "x-stainless-runtime", "x-stainless-runtime-version",
+    "x-stainless-retry-count", "x-stainless-timeout", "x-stainless-helper-method",
+]
+
+
+def relay_options(settings: Any, built: registry.Built) -> RelayOptions:
+    return RelayOptions(
+        default_backend=built.default,
+        default_model=settings.model,
+        routes=tuple(RouteRule(r.pattern, r.backend, r.model) for r in settings.routes),
+        max_concurrent=settings.max_concurrent,
+        ping_interval=settings.ping_interval,
+        unavailable_reason=built.unavailable_reason,
+    )
+
+
+def create_app(settings: Any, backends: dict[str, Backend] | None = None) -> Starlette:
+    """The ASGI app. ``backends`` overrides what settings would build (tests)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if backends is not None:
+            built = registry.Built(dict(backends), settings.backend if settings.backend in backends
+                                   else next(iter(backends), None))
+        else:
+            built = registry.build(settings)
+            if not built.backends and settings.backend == "auto":
+                built = await registry.detect_auto(settings)
+        app.state.relay = Relay(built.backends, relay_options(settings, built))
+        try:
+            yield
+        finally:
+            for b in built.backends.values():
+                try:
+                    await b.aclose()
+                except Exception:  # closing must not mask the shutdown
+                    log.exception("closing backend %s", b.name)
+
+    app = Starlette(
+        routes=api.routes() + discovery.routes(),
+        middleware=[
+            Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+                       allow_headers=CORS_HEADERS, expose_headers=["request-id", "x-request-id"],
+                       max_age=600),
+            Middleware(AuthMiddleware, api_key=settings.api_key),
+        ],
+        lifespan=lifespan,
+        exception_handlers=api.exception_handlers(),
+    )
+    app.state.settings = settings
+    return app
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def run(settings: Any) -> None:
+    """Serve until interrupted (the CLI's `serve`)."""
+    import uvicorn
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_keep_alive=75,
+    )

@@ -1,0 +1,51 @@
+"""Optional client authentication: one key, accepted as a Bearer token or ``x-api-key``.
+
+With no key configured every request passes (the reference product's behaviour, and what local
+agents expect: they send any key). Errors come in the dialect of the path.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .. import errors
+from .dialect_errors import dialect_for_path
+
+OPEN_PATHS = frozenset({"/", "/health", "/version"})
+
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+        self.app = app
+        self.key = api_key.encode() if api_key else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.key is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS \
+                or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        if self._authorized(scope):
+            await self.app(scope, receive, send)
+            return
+        err = errors.AuthenticationFailed(
+            "invalid or missing API key: send it as `Authorization: Bearer <key>` or `x-api-key`")
+        body = orjson.dumps(dialect_for_path(scope["path"]).render_error(err))
+        await send({"type": "http.response.start", "status": 401,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"access-control-allow-origin", b"*")]})
+        await send({"type": "http.response.body", "body": body})
+
+    def _authorized(self, scope: dict[str, Any]) -> bool:
+        assert self.key is not None
+        for name, value in scope["headers"]:
+            if name == b"x-api-key" and hmac.compare_digest(value.strip(), self.key):
+                return True
+            if name == b"authorization":
+                scheme, _, token = value.partition(b" ")
+                if scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.key):
+                    return True
+        return False
