@@ -1,0 +1,19 @@
+"""The Anthropic Messages dialect (``POST /v1/messages``): the contract in ``dialects``."""
+
+from ._wire import NAME
+from .request import parse_request
+from .request_render import render_request
+from .response import parse_error, parse_response, render_error, render_response
+from .stream import StreamParser, StreamRenderer
+
+__all__ = [
+    "NAME",
+    "StreamParser",
+    "StreamRenderer",
+    "parse_error",
+    "parse_request",
+    "parse_response",
+    "render_error",
+    "render_request",
+    "render_response",
+]

@@ -99,13 +99,11 @@ def _thinking(req: ir.Request, max_tokens: int, forced: bool, same: bool) -> dic
         return {"type": "disabled"}
     if forced:
         return None  # the API refuses thinking together with a forced tool choice
-    if r.budget_tokens is None and r.effort is None:
-        if same:
-            # An Anthropic "enabled" always names its budget, so this client asked for adaptive.
-            return {"type": "adaptive"}
-        budget = EFFORT_BUDGET["medium"]
-    else:
-        budget = r.budget_tokens if r.budget_tokens is not None else EFFORT_BUDGET[r.effort or "medium"]
+    if r.budget_tokens is None and same:
+        # An Anthropic "enabled" always names its budget, so this client asked for adaptive
+        # thinking (its effort travels in output_config).
+        return {"type": "adaptive"}
+    budget = r.budget_tokens if r.budget_tokens is not None else EFFORT_BUDGET[r.effort or "medium"]
     budget = min(budget, max_tokens - 1)
     if budget < MIN_BUDGET:
         return None  # max_tokens leaves no room to think

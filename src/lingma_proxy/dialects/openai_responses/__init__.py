@@ -1,0 +1,20 @@
+"""The OpenAI Responses dialect (the only API Codex CLI speaks)."""
+
+from ._wire import NAME
+from .request import parse_request
+from .request_render import render_request
+from .response import parse_error, parse_response, render_error, render_response
+from .stream import StreamRenderer
+from .stream_parse import StreamParser
+
+__all__ = [
+    "NAME",
+    "StreamParser",
+    "StreamRenderer",
+    "parse_error",
+    "parse_request",
+    "parse_response",
+    "render_error",
+    "render_request",
+    "render_response",
+]

@@ -103,6 +103,24 @@ def render_tool_choice(choice: ir.ToolChoice | None, req: ir.Request | None) -> 
     return {"type": kind, "name": choice.name}
 
 
+def render_effort(effort: str) -> str:
+    # IR "max" comes from Anthropic; "xhigh" is the Responses name older models accept too.
+    return "xhigh" if effort == "max" else effort
+
+
+def render_format(fmt: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The Chat ``response_format`` shape (IR) -> Responses ``text.format``."""
+    if fmt is None:
+        return None
+    kind = fmt.get("type")
+    if kind == "json_object":
+        return {"type": "json_object"}
+    spec = fmt.get("json_schema")
+    if kind != "json_schema" or not isinstance(spec, Mapping):
+        return None
+    return {"type": "json_schema", **spec}
+
+
 # --------------------------------------------------------------------------- usage
 
 

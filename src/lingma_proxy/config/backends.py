@@ -1,0 +1,192 @@
+"""The structured keys: named ``backends``, model ``routes``, and the default ``backend``."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from . import schema
+from .settings import BUILTIN_BACKENDS, BackendConfig, ConfigError, Route
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+_BACKEND_KEYS = ("name", "type", "base_url", "api_key", "model", "options")
+_ROUTE_KEYS = ("pattern", "backend", "model")
+
+
+def build_backends(
+    values: Mapping[str, Any], origins: Mapping[str, str], structured: Mapping[str, tuple[Any, str]]
+) -> tuple[tuple[BackendConfig, ...], tuple[Route, ...], dict[str, str]]:
+    """Declared backends, then the built-in ones the simple settings imply; routes checked against them."""
+    declared: list[BackendConfig] = []
+    out_origins = {"backends": "default", "routes": "default"}
+    if "backends" in structured:
+        raw, source = structured["backends"]
+        declared = _parse_backends(raw, source, values)
+        out_origins["backends"] = source
+    routes: list[Route] = []
+    if "routes" in structured:
+        raw, source = structured["routes"]
+        routes = _parse_routes(raw, source)
+        out_origins["routes"] = source
+
+    names = {b.name for b in declared}
+    wanted = {values["backend"]} | {r.backend for r in routes}
+    implied: list[BackendConfig] = []
+    for builtin in BUILTIN_BACKENDS:
+        if builtin in names:
+            continue
+        b = _implied(builtin, values, origins, wanted)
+        if b is not None:
+            implied.append(b)
+            if out_origins["backends"] == "default":
+                out_origins["backends"] = "derived"
+    backends = tuple(declared + implied)
+    known = [b.name for b in backends]
+
+    default = values["backend"]
+    if default != "auto" and default not in known:
+        raise _unknown_backend(default, "backend", origins.get("backend", "default"), known)
+    for i, r in enumerate(routes):
+        if r.backend not in known:
+            raise _unknown_backend(r.backend, f"routes[{i}].backend", out_origins["routes"], known)
+    return backends, tuple(routes), out_origins
+
+
+def _implied(name: str, v: Mapping[str, Any], origins: Mapping[str, str], wanted: set[str]) -> BackendConfig | None:
+    if name == "openai":
+        if v["openai_base_url"]:
+            return BackendConfig("openai", "openai", v["openai_base_url"], v["openai_api_key"])
+        if "openai" in wanted:
+            source = origins.get("backend", "default")
+            raise ConfigError(
+                "the openai backend needs a server URL: set openai_base_url (--openai-base-url, "
+                f"LINGMA_PROXY_OPENAI_BASE_URL or LMSTUDIO_URL), e.g. http://127.0.0.1:1234/v1 for LM Studio "
+                f"(backend openai chosen by {source})",
+                key="openai_base_url",
+                source=source,
+            )
+        return None
+    if name == "anthropic":
+        if "anthropic" in wanted or v["anthropic_api_key"]:
+            return BackendConfig("anthropic", "anthropic", v["anthropic_base_url"], v["anthropic_api_key"])
+        return None
+    if name in wanted:  # ipc, remote: their details stay in the top-level fields
+        return BackendConfig(name, name, v["ws_url"] if name == "ipc" else v["remote_base_url"])
+    return None
+
+
+def _parse_backends(raw: Any, source: str, values: Mapping[str, Any]) -> list[BackendConfig]:
+    items: list[tuple[str, str | None, Any]] = []  # (path, name from dict key, entry)
+    if isinstance(raw, dict):
+        items = [(f"backends.{k}", k, e) for k, e in raw.items()]
+    elif isinstance(raw, list):
+        items = [(f"backends[{i}]", None, e) for i, e in enumerate(raw)]
+    else:
+        raise ConfigError(
+            f"backends must be an object of name -> backend, or a list (from {source})", key="backends", source=source
+        )
+    out: list[BackendConfig] = []
+    seen: set[str] = set()
+    for path, key_name, entry in items:
+        if not isinstance(entry, dict):
+            raise _err(path, "must be an object", source)
+        _no_unknown(entry, _BACKEND_KEYS, path, source)
+        name = entry.get("name", key_name)
+        if key_name is not None and name != key_name:
+            raise _err(f"{path}.name", f"differs from its key {key_name!r}", source)
+        if not isinstance(name, str) or not _NAME.match(name) or name == "auto":
+            raise _err(f"{path}.name", "must be a name of letters, digits, '.', '_' or '-' (not 'auto')", source)
+        if name in seen:
+            raise _err(f"{path}.name", f"{name!r} is declared twice", source)
+        seen.add(name)
+        btype = entry.get("type", name if name in BUILTIN_BACKENDS else None)
+        if btype not in BUILTIN_BACKENDS:
+            raise _err(f"{path}.type", f"must be one of {', '.join(BUILTIN_BACKENDS)}", source)
+        base_url = _str(entry, "base_url", path, source)
+        api_key = _str(entry, "api_key", path, source) or None
+        if btype == "anthropic":
+            base_url = base_url or values["anthropic_base_url"]
+            api_key = api_key or values["anthropic_api_key"]
+        if btype == "openai" and not base_url:
+            raise _err(f"{path}.base_url", "is required for an openai backend", source)
+        check = {"openai": schema.openai_base_url, "ipc": schema.ws_url}.get(btype, schema.base_url)
+        if base_url:
+            try:
+                base_url = check(base_url)
+            except ValueError as e:
+                raise _err(f"{path}.base_url", str(e), source) from None
+        options = entry.get("options", {})
+        if not isinstance(options, dict):
+            raise _err(f"{path}.options", "must be an object", source)
+        model = _str(entry, "model", path, source)
+        out.append(BackendConfig(name, btype, base_url, api_key, model, MappingProxyType(dict(options))))
+    return out
+
+
+def _parse_routes(raw: Any, source: str) -> list[Route]:
+    entries: list[tuple[str, Any]]
+    if isinstance(raw, list):
+        entries = [(f"routes[{i}]", e) for i, e in enumerate(raw)]
+    elif isinstance(raw, dict):  # shorthand: {"claude-*": "lmstudio", "gpt-*": {"backend": ..., "model": ...}}
+        entries = [
+            (f"routes[{i}]", {"pattern": p, "backend": e} if isinstance(e, str) else
+             ({"pattern": p, **e} if isinstance(e, dict) else e))
+            for i, (p, e) in enumerate(raw.items())
+        ]
+    else:
+        raise ConfigError(
+            f"routes must be a list of {{pattern, backend, model}} objects (from {source})", key="routes", source=source
+        )
+    out: list[Route] = []
+    for path, entry in entries:
+        if not isinstance(entry, dict):
+            raise _err(path, "must be an object with pattern, backend and optional model", source)
+        _no_unknown(entry, _ROUTE_KEYS, path, source)
+        pattern = _str(entry, "pattern", path, source)
+        backend = _str(entry, "backend", path, source)
+        if not pattern:
+            raise _err(f"{path}.pattern", "is required (an fnmatch glob such as 'claude-*')", source)
+        if not backend:
+            raise _err(f"{path}.backend", "is required", source)
+        model = entry.get("model")
+        if model is not None and not isinstance(model, str):
+            raise _err(f"{path}.model", "must be a string or null", source)
+        out.append(Route(pattern, backend, model or None))
+    return out
+
+
+def _str(entry: Mapping[str, Any], key: str, path: str, source: str) -> str:
+    v = entry.get(key)
+    if v is None:
+        return ""
+    if not isinstance(v, str):
+        raise _err(f"{path}.{key}", "must be a string", source)
+    return v.strip()
+
+
+def _no_unknown(entry: Mapping[str, Any], allowed: tuple[str, ...], path: str, source: str) -> None:
+    for k in entry:
+        if k not in allowed:
+            close = difflib.get_close_matches(str(k), allowed, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; expected {', '.join(allowed)}"
+            if allowed is _BACKEND_KEYS:
+                hint += " (backend-specific settings go under 'options')"
+            raise _err(f"{path}.{k}", f"is not a known key{hint}", source)
+
+
+def _err(path: str, reason: str, source: str) -> ConfigError:
+    return ConfigError(f"{path} {reason} (from {source})", key=path, source=source)
+
+
+def _unknown_backend(name: str, key: str, source: str, known: list[str]) -> ConfigError:
+    choices = ["auto", *BUILTIN_BACKENDS, *(n for n in known if n not in BUILTIN_BACKENDS)]
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ConfigError(
+        f"{key} names an unknown backend {name!r} (from {source}); expected one of {', '.join(choices)}{hint}",
+        key=key,
+        source=source,
+    )

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fakes.ir_backend import ScriptedBackend
+from server_harness import ServerThread
+
+
+def make_settings(**overrides: Any) -> Any:
+    from lingma_proxy.config import Settings
+
+    base: dict[str, Any] = {"backend": "scripted", "ping_interval": 10.0}
+    base.update(overrides)
+    return Settings(**base)
+
+
+@pytest.fixture
+def scripted() -> ScriptedBackend:
+    return ScriptedBackend()
+
+
+@pytest.fixture
+def server(scripted: ScriptedBackend) -> Iterator[ServerThread]:
+    with ServerThread(make_settings(), {"scripted": scripted}) as s:
+        yield s
