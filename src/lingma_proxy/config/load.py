@@ -118,10 +118,10 @@ def load_settings(
         if name in STRUCTURED_KEYS:
             structured[name] = (raw, "flag")
             continue
-        key = KEYS_BY_NAME.get(name)
-        if key is None:
+        flag_key = KEYS_BY_NAME.get(name)
+        if flag_key is None:
             raise _unknown(name, "flags", KEYS_BY_NAME.keys() | set(STRUCTURED_KEYS) | {"config"})
-        put(key, raw, f"flag {key.option}")
+        put(flag_key, raw, f"flag {flag_key.option}")
 
     for f in fields(Settings):
         if f.name in KEYS_BY_NAME and f.name not in origins:

@@ -20,7 +20,10 @@ DEFAULT_FALLBACK_MODELS = (
     "dashscope_qwen_max_latest",
     "dashscope_qwen_plus_20250428_thinking",
 )
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _empty() -> Mapping[str, Any]:
+    return MappingProxyType({})
 
 
 class ConfigError(ProxyError):
@@ -44,7 +47,7 @@ class BackendConfig:
     base_url: str = ""
     api_key: str | None = field(default=None, repr=False)
     model: str = ""  # this backend's default upstream model ("" = the global default)
-    options: Mapping[str, Any] = field(default=_EMPTY, hash=False)
+    options: Mapping[str, Any] = field(default_factory=_empty, hash=False)
 
     def masked(self) -> dict[str, Any]:
         return {
@@ -130,7 +133,7 @@ class Settings:
     trace: bool | None = None
     # bookkeeping
     config_file: str = ""
-    origins: Mapping[str, str] = field(default=_EMPTY, hash=False, compare=False)
+    origins: Mapping[str, str] = field(default_factory=_empty, hash=False, compare=False)
 
     def masked(self) -> dict[str, Any]:
         """Every field as plain JSON-able data, secrets masked (``origins`` left out)."""

@@ -1,0 +1,524 @@
+"""Backend for OpenAI-compatible servers: LM Studio, Ollama, llama.cpp, vLLM, mlx-lm, OpenRouter.
+
+Always streams upstream (one code path; the relay folds events for non-streaming clients) and
+turns every way such a server can fail into a ``ProxyError`` that says what to check. A stream
+that ends before its finish_reason is an error, never a truncated answer passed off as success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+import orjson
+
+from .. import errors, ir
+from ..dialects.openai_chat import StreamParser, parse_error, parse_response, render_request
+from ..sse import SSEDecoder
+from .base import BackendState, Capabilities
+
+_FINISH = re.compile(r'"finish_reason"\s*:\s*"')
+_MAX_ERROR_BODY = 64 * 1024
+_MODELS_TTL = 10.0
+_CTX_TTL, _CTX_MISS_TTL = 60.0, 10.0
+_CTX_BUDGET, _CTX_PROBE_TIMEOUT = 1.5, 0.75
+_CHECK = "is LM Studio/Ollama running? start the server or fix --openai-base-url"
+_DROPS = (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+
+
+def normalize_base_url(url: str) -> str:
+    """The API root, ending in ``/v1`` when the user gave no path.
+
+    ``http://localhost:1234`` and ``http://localhost:1234/v1/`` both give
+    ``http://localhost:1234/v1``; any other path (``/api/v1``, ``/openai/v1``, ``/v1beta``) is
+    kept as given; a pasted ``.../chat/completions`` is trimmed.
+    """
+    url = url.strip()
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    for suffix in ("/chat/completions", "/models"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+    if not path:
+        path = "/v1"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _root(base_url: str) -> str:
+    """Server root (no ``/v1``), where LM Studio, llama.cpp and Ollama keep their own APIs."""
+    return base_url[:-3] if base_url.endswith("/v1") else base_url
+
+
+class OpenAICompatBackend:
+    """One OpenAI-compatible upstream (see the module docstring)."""
+
+    capabilities = Capabilities(native_tools=True, images=True, reasoning=True, count_tokens=False)
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        default_model: str = "",
+        connect_timeout: float = 10,
+        first_byte_timeout: float = 600,
+        total_timeout: float = 0,
+        session: aiohttp.ClientSession | None = None,
+        kind: str = "openai",
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.base_url = normalize_base_url(base_url)
+        self.root_url = _root(self.base_url)
+        self.endpoint = errors.redact_url(self.base_url)
+        self.default_model = default_model
+        self._api_key = api_key or None
+        self._chat_url = self.base_url + "/chat/completions"
+        self._models_url = self.base_url + "/models"
+        self._connect_timeout = connect_timeout
+        self._first_byte_timeout = first_byte_timeout
+        self._total_timeout = total_timeout
+        # sock_connect only: waiting for a free pooled connection is not a connect failure.
+        self._timeout = aiohttp.ClientTimeout(
+            total=total_timeout or None, sock_connect=connect_timeout or None
+        )
+        auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # identity: a compressing server would hold SSE chunks back until its buffer fills.
+        self._chat_headers = {
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream",
+            "Accept-Encoding": "identity",
+            **auth,
+        }
+        self._get_headers = {"Accept": "application/json", **auth}
+        self._session = session
+        self._own_session = session is None
+        self._models_cache: tuple[float, list[ir.ModelInfo]] | None = None
+        self._model_entries: dict[str, dict[str, Any]] = {}
+        self._ctx_cache: dict[str, tuple[float, int | None]] = {}
+        self._ctx_dead: set[str] = set()  # discovery endpoints this server does not have
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatBackend({self.name!r}, {self.endpoint!r})"
+
+    # ------------------------------------------------------------------ session
+
+    def _client(self) -> aiohttp.ClientSession:
+        s = self._session
+        if s is None or s.closed:
+            connector = aiohttp.TCPConnector(
+                limit=64,
+                # Below the 5 s idle limit of uvicorn (vLLM), Node (LM Studio) and cpp-httplib
+                # (llama.cpp), so we drop a pooled connection before the server does.
+                keepalive_timeout=4.0,
+                ttl_dns_cache=300,
+            )
+            s = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+            self._session, self._own_session = s, True
+        return s
+
+    async def aclose(self) -> None:
+        s, self._session = self._session, None
+        if s is not None and self._own_session and not s.closed:
+            await s.close()
+
+    # ------------------------------------------------------------------ chat
+
+    async def stream(self, request: ir.Request) -> AsyncIterator[ir.Event]:
+        """POST /chat/completions (always streaming) and yield IR events as they arrive."""
+        if not request.model and self.default_model:
+            request = replace(request, model=self.default_model)
+        payload = render_request(replace(request, stream=True))
+        payload["stream"] = True
+        if not isinstance(payload.get("stream_options"), dict):
+            payload["stream_options"] = {"include_usage": True}
+        resp, chunk = await self._open(orjson.dumps(payload))
+        try:
+            if chunk.lstrip()[:1] == b"{":
+                # The server ignored stream=true and answered one JSON document.
+                for ev in await self._json_answer(resp, chunk):
+                    yield ev
+                return
+            content = resp.content
+            decoder = SSEDecoder()
+            parser = StreamParser()
+            finished = done = False
+            try:
+                while chunk:
+                    for sev in decoder.feed(chunk):
+                        if sev.data == "[DONE]":
+                            done = True
+                        elif not finished and _FINISH.search(sev.data):
+                            finished = True
+                        for ev in parser.feed(sev):
+                            yield ev
+                        if done:
+                            break
+                    if done:
+                        break
+                    chunk = await content.readany()
+            except _DROPS as exc:
+                if not finished:
+                    raise self._dropped(exc) from None
+            if not done:
+                for sev in decoder.finish():
+                    if not finished and _FINISH.search(sev.data):
+                        finished = True
+                    for ev in parser.feed(sev):
+                        yield ev
+                if not finished:
+                    raise self._dropped(None)
+            for ev in parser.finish():
+                yield ev
+            if done and not content.at_eof():
+                await _drain(content)
+        finally:
+            # Unread body (client gone, error, early [DONE]): close so the server stops
+            # generating; a fully read one goes back to the pool.
+            if resp.content.at_eof():
+                resp.release()
+            else:
+                resp.close()
+
+    async def _open(self, data: bytes) -> tuple[aiohttp.ClientResponse, bytes]:
+        """Send the request; return the response and its first body bytes, or raise."""
+        session = self._client()
+        resp: aiohttp.ClientResponse | None = None
+        timer = asyncio.timeout(self._first_byte_timeout or None)
+        try:
+            async with timer:
+                for attempt in (0, 1):
+                    try:
+                        resp = await session.post(
+                            self._chat_url, data=data, headers=self._chat_headers,
+                            timeout=self._timeout, allow_redirects=False,
+                        )
+                        break
+                    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                        # A pooled keep-alive connection the server had just closed: retry
+                        # once on a fresh one. Connect failures are not retried here.
+                        if attempt or isinstance(exc, aiohttp.ClientConnectorError):
+                            raise
+                assert resp is not None
+                if resp.status >= 300:
+                    body = await _read_capped(resp, _MAX_ERROR_BODY)
+                    raise self._http_error(resp.status, body)
+                first = await resp.content.readany()
+            return resp, first
+        except BaseException as exc:
+            if resp is not None:
+                resp.close()
+            if isinstance(exc, errors.ProxyError):
+                raise
+            if isinstance(exc, TimeoutError):
+                raise self._timeout_error(exc, timer.expired(), resp is not None) from None
+            if isinstance(exc, aiohttp.ClientError):
+                raise self._connection_error(exc) from None
+            raise
+
+    async def _json_answer(self, resp: aiohttp.ClientResponse, first: bytes) -> list[ir.Event]:
+        try:
+            raw = first + await resp.read()
+        except _DROPS as exc:
+            raise self._dropped(exc) from None
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise errors.UpstreamError(
+                f"upstream {self.endpoint}/chat/completions answered invalid JSON", retryable=True
+            ) from None
+        if isinstance(body, dict) and "error" in body and "choices" not in body:
+            raise self._http_error(502, raw)  # an error carried in a 200 answer
+        if not isinstance(body, dict):
+            raise errors.UpstreamError(
+                f"upstream {self.endpoint}/chat/completions answered JSON that is not an object",
+                retryable=True,
+            )
+        try:
+            answer = parse_response(body)
+        except errors.UpstreamError:
+            raise
+        except errors.ProxyError as exc:
+            raise errors.UpstreamError(
+                f"upstream {self.endpoint}/chat/completions answered an unexpected body: "
+                f"{exc.message}"
+            ) from None
+        return ir.response_events(answer)
+
+    # ------------------------------------------------------------------ errors
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+    def _http_error(self, status: int, body: bytes, path: str = "/chat/completions") -> errors.ProxyError:
+        try:
+            err = parse_error(status, body)
+        except Exception:  # a dialect bug must not hide the upstream's answer
+            err = errors.from_status(status, body[:300].decode("utf-8", "replace"))
+        where = f"upstream {self.endpoint}{path} answered HTTP {status}"
+        if status == 404:
+            where += " (check --openai-base-url points at the server's /v1 root, and the model name)"
+        err.message = self._scrub(f"{err.message} ({where})")
+        err.args = (err.message,)
+        if status in (408, 429) or status >= 500:
+            err.retryable = True
+        return err
+
+    def _connection_error(self, exc: aiohttp.ClientError) -> errors.ProxyError:
+        if isinstance(exc, aiohttp.ClientConnectorDNSError):
+            host = urlsplit(self.base_url).hostname
+            return errors.UpstreamUnavailable(
+                f"cannot resolve the upstream host {host!r} of {self.endpoint}: fix --openai-base-url",
+                retryable=True,
+            )
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            reason = exc.os_error.strerror or type(exc.os_error).__name__
+            return errors.UpstreamUnavailable(
+                f"cannot connect to the OpenAI-compatible upstream at {self.endpoint} "
+                f"({reason}): {_CHECK}",
+                retryable=True,
+            )
+        if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)):
+            return errors.UpstreamError(
+                f"upstream {self.endpoint} closed the connection without answering", retryable=True
+            )
+        if isinstance(exc, aiohttp.InvalidURL):
+            return errors.UpstreamUnavailable(f"invalid upstream URL {self.endpoint}: fix --openai-base-url")
+        return errors.UpstreamError(
+            f"upstream {self.endpoint} failed: {type(exc).__name__}", retryable=True
+        )
+
+    def _timeout_error(self, exc: BaseException, first_byte: bool, answered: bool) -> errors.ProxyError:
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            msg = (f"connecting to {self.endpoint} timed out after {self._connect_timeout:g} s "
+                   f"(connect timeout): {_CHECK}")
+        elif first_byte:
+            what = "no data" if answered else "no answer"
+            msg = (f"upstream {self.endpoint} sent {what} within {self._first_byte_timeout:g} s "
+                   "(first-byte timeout; a large prompt on a slow machine may need more)")
+        else:
+            msg = f"upstream {self.endpoint} did not finish within {self._total_timeout:g} s (total timeout)"
+        return errors.UpstreamTimeout(msg, retryable=True)
+
+    def _dropped(self, exc: BaseException | None) -> errors.UpstreamError:
+        how = f" ({type(exc).__name__})" if exc is not None else ""
+        return errors.UpstreamError(
+            f"upstream closed the stream before it finished{how}: no finish_reason or [DONE] "
+            f"from {self.endpoint}/chat/completions; the answer is incomplete",
+            retryable=True,
+        )
+
+    # ------------------------------------------------------------------ models and state
+
+    async def _get_json(
+        self, url: str, timeout: float, *, method: str = "GET", body: Any = None
+    ) -> tuple[int, Any]:
+        """(status, decoded JSON or None); connection failures raise ``ProxyError``."""
+        session = self._client()
+        data = orjson.dumps(body) if body is not None else None
+        headers = self._get_headers if data is None else {**self._get_headers, "Content-Type": "application/json"}
+        try:
+            async with session.request(
+                method, url, data=data, headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=False,
+            ) as resp:
+                raw = await _read_capped(resp, 16 * 1024 * 1024)
+                try:
+                    return resp.status, orjson.loads(raw) if raw else None
+                except orjson.JSONDecodeError:
+                    return resp.status, None
+        except TimeoutError:
+            raise errors.UpstreamTimeout(
+                f"upstream {errors.redact_url(url)} did not answer within {timeout:g} s", retryable=True
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise self._connection_error(exc) from None
+
+    async def list_models(self) -> list[ir.ModelInfo]:
+        """GET /models (cached for 10 s)."""
+        cached = self._models_cache
+        if cached is not None and cached[0] > time.monotonic():
+            return list(cached[1])
+        status, body = await self._get_json(self._models_url, 10.0)
+        if status != 200:
+            raise self._http_error(status, orjson.dumps(body), "/models")
+        return list(self._store_models(body))
+
+    def _store_models(self, body: Any) -> list[ir.ModelInfo]:
+        entries = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(entries, list):
+            # Ollama's older /v1/models and some proxies answer a bare list or {"models": [...]}
+            entries = body if isinstance(body, list) else (body or {}).get("models", []) if isinstance(body, dict) else []
+        models: list[ir.ModelInfo] = []
+        by_id: dict[str, dict[str, Any]] = {}
+        for e in entries:
+            if not isinstance(e, dict):
+                continue
+            mid = e.get("id") or e.get("name") or e.get("model")
+            if not isinstance(mid, str) or not mid:
+                continue
+            owned = e.get("owned_by")
+            by_id[mid] = e
+            models.append(ir.ModelInfo(
+                id=mid, backend=self.name, upstream_id=mid,
+                owned_by=owned if isinstance(owned, str) else "",
+                context_window=_entry_context(e),
+            ))
+        self._model_entries = by_id
+        self._models_cache = (time.monotonic() + _MODELS_TTL, models)
+        return models
+
+    async def state(self) -> BackendState:
+        """ok when GET /models answers 200 within 2 s."""
+        try:
+            status, body = await self._get_json(self._models_url, 2.0)
+        except errors.ProxyError as exc:
+            return BackendState(self.name, self.kind, False, exc.message, self.endpoint)
+        if status != 200:
+            return BackendState(self.name, self.kind, False,
+                                f"GET {self.endpoint}/models answered HTTP {status}", self.endpoint)
+        models = self._store_models(body)
+        return BackendState(self.name, self.kind, True, f"{len(models)} models", self.endpoint,
+                            extra={"models": [m.id for m in models]})
+
+    async def context_window(self, model: str) -> int | None:
+        """The context length the server runs ``model`` with, when it says so cheaply.
+
+        Best effort and bounded (about 1.5 s the first time, then cached): the /models entry
+        (vLLM ``max_model_len``), LM Studio ``/api/v0/models``, llama.cpp ``/props``, Ollama
+        ``/api/show``. Never raises.
+        """
+        now = time.monotonic()
+        hit = self._ctx_cache.get(model)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value: int | None = None
+        try:
+            async with asyncio.timeout(_CTX_BUDGET):
+                value = await self._discover_context(model)
+        except (TimeoutError, errors.ProxyError, aiohttp.ClientError):
+            value = None
+        self._ctx_cache[model] = (now + (_CTX_TTL if value else _CTX_MISS_TTL), value)
+        return value
+
+    async def _discover_context(self, model: str) -> int | None:
+        if self._models_cache is None or self._models_cache[0] <= time.monotonic():
+            await self.list_models()
+        entry = self._model_entries.get(model)
+        if entry is not None and (n := _entry_context(entry)):
+            return n
+        order = {"lmstudio": ("lmstudio",), "ollama": ("ollama",), "llamacpp": ("llamacpp",)}.get(
+            self.kind, ("lmstudio", "llamacpp", "ollama"))
+        for source in order:
+            if source in self._ctx_dead:
+                continue
+            if source == "lmstudio":
+                status, body = await self._get_json(self.root_url + "/api/v0/models", _CTX_PROBE_TIMEOUT)
+                n = _lmstudio_context(body, model) if status == 200 else None
+            elif source == "llamacpp":
+                status, body = await self._get_json(self.root_url + "/props", _CTX_PROBE_TIMEOUT)
+                n = _llamacpp_context(body) if status == 200 else None
+            else:
+                status, body = await self._get_json(
+                    self.root_url + "/api/show", _CTX_PROBE_TIMEOUT, method="POST", body={"model": model})
+                n = _ollama_context(body) if status == 200 else None
+            if status in (404, 405, 501) and source != "ollama" or status in (405, 501):
+                self._ctx_dead.add(source)  # (Ollama says 404 for an unknown model too)
+            if n:
+                return n
+        return None
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _pos_int(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else None
+
+
+def _entry_context(e: dict[str, Any]) -> int | None:
+    for key in ("max_model_len", "loaded_context_length", "context_length", "context_window"):
+        if n := _pos_int(e.get(key)):
+            return n
+    return None
+
+
+def _lmstudio_context(body: Any, model: str) -> int | None:
+    data = body.get("data") if isinstance(body, dict) else None
+    for e in data if isinstance(data, list) else ():
+        if isinstance(e, dict) and e.get("id") == model:
+            # Only a loaded model's length is real: an unloaded one is JIT-loaded with the
+            # server's default length, often far below max_context_length.
+            if e.get("state") == "loaded":
+                return _pos_int(e.get("loaded_context_length")) or _pos_int(e.get("max_context_length"))
+            return None
+    return None
+
+
+def _llamacpp_context(body: Any) -> int | None:
+    if not isinstance(body, dict):
+        return None
+    settings = body.get("default_generation_settings")
+    if isinstance(settings, dict) and (n := _pos_int(settings.get("n_ctx"))):
+        return n
+    return _pos_int(body.get("n_ctx"))
+
+
+def _ollama_context(body: Any) -> int | None:
+    if not isinstance(body, dict):
+        return None
+    params = body.get("parameters")
+    if isinstance(params, str):  # an explicit num_ctx is what the runner really uses
+        m = re.search(r"^\s*num_ctx\s+(\d+)", params, re.M)
+        if m:
+            return int(m.group(1))
+    info = body.get("model_info")
+    if isinstance(info, dict):
+        for k, v in info.items():
+            if k.endswith(".context_length") and (n := _pos_int(v)):
+                return n
+    return None
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < cap:
+        chunk = await resp.content.readany()
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf[:cap])
+
+
+async def _drain(content: aiohttp.StreamReader) -> None:
+    """Read what follows [DONE] (normally just the end of the body) so the connection can be
+    reused; a server that keeps the body open gets 1 s, then the connection is closed."""
+    try:
+        async with asyncio.timeout(1.0):
+            while await content.readany():
+                pass
+    except (TimeoutError, *_DROPS):
+        pass
+
+
+async def probe(base_url: str, timeout: float = 0.5) -> bool:
+    """True when an OpenAI-compatible server answers GET <base>/models (``--backend auto``)."""
+    url = normalize_base_url(base_url) + "/models"
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as s:
+            async with s.get(url, allow_redirects=False) as resp:
+                if resp.status != 200:
+                    return False
+                body = orjson.loads(await resp.read())
+                return isinstance(body, (dict, list))
+    except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError, OSError):
+        return False
