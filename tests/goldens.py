@@ -18,7 +18,9 @@ GOLDEN = Path(__file__).parent / "golden"
 
 def to_json(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, Any] = {"type": type(value).__name__}
+        # ToolChoice has a field named "type": its class tag goes under "_ir" instead.
+        names = {f.name for f in dataclasses.fields(value)}
+        out: dict[str, Any] = {"_ir" if "type" in names else "type": type(value).__name__}
         for f in dataclasses.fields(value):
             out[f.name] = to_json(getattr(value, f.name))
         return out
@@ -30,8 +32,9 @@ def to_json(value: Any) -> Any:
 
 
 def from_json(value: Any) -> Any:
-    if isinstance(value, dict) and isinstance(value.get("type"), str) and hasattr(ir, value["type"]):
-        cls = getattr(ir, value["type"])
+    tag = value.get("_ir", value.get("type")) if isinstance(value, dict) else None
+    if isinstance(tag, str) and hasattr(ir, tag) and dataclasses.is_dataclass(getattr(ir, tag)):
+        cls = getattr(ir, tag)
         kwargs = {}
         for f in dataclasses.fields(cls):
             if f.name in value:

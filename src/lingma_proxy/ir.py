@@ -237,6 +237,7 @@ class BlockStart:
     name: str = ""
     tool_kind: Literal["function", "custom"] = "function"
     redacted_data: str | None = None
+    item_id: str | None = None  # a Responses item id (rs_..., fc_...) to keep across a round trip
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,9 +390,14 @@ class _Block:
             if s.redacted_data is not None:
                 return ThinkingPart("", encrypted=s.redacted_data, redacted=True)
             return ThinkingPart(
-                body, signature=self.signature or None, encrypted=self.encrypted or None
+                body,
+                signature=self.signature or None,
+                encrypted=self.encrypted or None,
+                item_id=s.item_id,
             )
-        return ToolCallPart(id=s.id, name=s.name, arguments=body or "{}", kind=s.tool_kind)
+        return ToolCallPart(
+            id=s.id, name=s.name, arguments=body or "{}", kind=s.tool_kind, item_id=s.item_id
+        )
 
 
 def accumulate(events: Iterable[Event]) -> Response:

@@ -318,6 +318,7 @@ class FakeOpenAIUpstream:
         ]
         self.models_status = 200
         self.models_delay = 0.0
+        self.models_body: bytes | None = None  # answer GET /v1/models with these bytes instead
         self.lmstudio_models: list[dict[str, Any]] | None = None  # GET /api/v0/models
         self.props: dict[str, Any] | None = None  # GET /props (llama.cpp)
         self.ollama_show: dict[str, dict[str, Any]] | None = None  # POST /api/show by model
@@ -366,13 +367,13 @@ class FakeOpenAIUpstream:
 
     async def start(self) -> None:
         self._changed = asyncio.Event()
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            self.app(), access_log=None, handle_signals=False, handler_cancellation=True, shutdown_timeout=0.2
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -433,7 +434,9 @@ class FakeOpenAIUpstream:
         rec, raw, body = await self._record(request)
         if not isinstance(body, dict):
             return _json_error(400, "request body is not a JSON object")
-        model = body.get("model") if isinstance(body.get("model"), str) else ""
+        model = body.get("model")
+        if not isinstance(model, str):
+            model = ""
         reply = self.script.popleft() if self.script else None
         self._seq += 1
         rid = f"chatcmpl-fake-{self._seq}"
@@ -444,7 +447,11 @@ class FakeOpenAIUpstream:
             if n and reply.chunk_delay == 0 and self.chunk_delay == 0:
                 return await self._send_many(request, rec, body, model, n, len(raw))
         if reply.header_delay:
-            await asyncio.sleep(reply.header_delay)
+            try:
+                await asyncio.sleep(reply.header_delay)
+            except asyncio.CancelledError:  # the client left while we "processed the prompt"
+                self._disconnected(rec)
+                raise
         if reply.status >= 400 or (reply.body is not None and reply.raw is None):
             resp = web.Response(status=reply.status, body=reply.body, content_type=reply.content_type)
             self._done(rec)
@@ -519,14 +526,20 @@ class FakeOpenAIUpstream:
                 self._done(rec)
                 return resp
             await resp.write_eof()
-        except (ConnectionResetError, asyncio.CancelledError):
-            self.disconnects += 1
-            if rec is not None:
-                rec.disconnected = True
-            self._notify()
+        except ConnectionResetError:
+            self._disconnected(rec)
             return resp
+        except asyncio.CancelledError:  # handler_cancellation: the client went away
+            self._disconnected(rec)
+            raise
         self._done(rec)
         return resp
+
+    def _disconnected(self, rec: RecordedRequest | None) -> None:
+        self.disconnects += 1
+        if rec is not None:
+            rec.disconnected = True
+        self._notify()
 
     def _done(self, rec: RecordedRequest | None) -> None:
         if rec is not None:
@@ -540,6 +553,8 @@ class FakeOpenAIUpstream:
         self._done(rec)
         if self.models_status != 200:
             return _json_error(self.models_status, "models unavailable")
+        if self.models_body is not None:
+            return web.Response(body=self.models_body, content_type="text/html")
         return web.Response(body=orjson.dumps({"object": "list", "data": self.models}),
                             content_type="application/json")
 

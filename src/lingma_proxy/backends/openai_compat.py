@@ -8,53 +8,47 @@ that ends before its finish_reason is an error, never a truncated answer passed 
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
 import orjson
 
 from .. import errors, ir
-from ..dialects.openai_chat import StreamParser, parse_error, parse_response, render_request
+from ..dialects.openai_chat import (
+    StreamParser,
+    parse_error,
+    parse_response,
+    render_request,
+)
 from ..sse import SSEDecoder
 from .base import BackendState, Capabilities
+from .openai_discovery import (
+    api_root,
+    entry_context,
+    llamacpp_context,
+    lmstudio_context,
+    normalize_base_url,
+    ollama_context,
+    probe,
+)
 
+__all__ = ["OpenAICompatBackend", "normalize_base_url", "probe"]
+
+_now = time.monotonic  # a seam for tests (patching time.monotonic would stop the loop)
 _FINISH = re.compile(r'"finish_reason"\s*:\s*"')
 _MAX_ERROR_BODY = 64 * 1024
 _MODELS_TTL = 10.0
 _CTX_TTL, _CTX_MISS_TTL = 60.0, 10.0
 _CTX_BUDGET, _CTX_PROBE_TIMEOUT = 1.5, 0.75
 _CHECK = "is LM Studio/Ollama running? start the server or fix --openai-base-url"
+_CTX_ORDER = {"lmstudio": ("lmstudio",), "ollama": ("ollama",), "llamacpp": ("llamacpp",)}
 _DROPS = (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
-
-
-def normalize_base_url(url: str) -> str:
-    """The API root, ending in ``/v1`` when the user gave no path.
-
-    ``http://localhost:1234`` and ``http://localhost:1234/v1/`` both give
-    ``http://localhost:1234/v1``; any other path (``/api/v1``, ``/openai/v1``, ``/v1beta``) is
-    kept as given; a pasted ``.../chat/completions`` is trimmed.
-    """
-    url = url.strip()
-    if "://" not in url:
-        url = "http://" + url
-    parts = urlsplit(url)
-    path = parts.path.rstrip("/")
-    for suffix in ("/chat/completions", "/models"):
-        if path.endswith(suffix):
-            path = path[: -len(suffix)]
-    if not path:
-        path = "/v1"
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-def _root(base_url: str) -> str:
-    """Server root (no ``/v1``), where LM Studio, llama.cpp and Ollama keep their own APIs."""
-    return base_url[:-3] if base_url.endswith("/v1") else base_url
 
 
 class OpenAICompatBackend:
@@ -77,8 +71,18 @@ class OpenAICompatBackend:
     ) -> None:
         self.name = name
         self.kind = kind
-        self.base_url = normalize_base_url(base_url)
-        self.root_url = _root(self.base_url)
+        base = normalize_base_url(base_url)
+        parts = urlsplit(base)
+        basic = None
+        if parts.username is not None:
+            # http://user:pass@host (a reverse proxy in front of a local server): basic auth,
+            # unless an API key is given; either way the URL we use and show carries no secret.
+            if not api_key:
+                cred = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+                basic = "Basic " + base64.b64encode(cred.encode()).decode()
+            base = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+        self.base_url = base
+        self.root_url = api_root(self.base_url)
         self.endpoint = errors.redact_url(self.base_url)
         self.default_model = default_model
         self._api_key = api_key or None
@@ -92,6 +96,8 @@ class OpenAICompatBackend:
             total=total_timeout or None, sock_connect=connect_timeout or None
         )
         auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        if basic is not None:
+            auth = {"Authorization": basic}
         # identity: a compressing server would hold SSE chunks back until its buffer fills.
         self._chat_headers = {
             "Content-Type": "application/json",
@@ -106,6 +112,7 @@ class OpenAICompatBackend:
         self._model_entries: dict[str, dict[str, Any]] = {}
         self._ctx_cache: dict[str, tuple[float, int | None]] = {}
         self._ctx_dead: set[str] = set()  # discovery endpoints this server does not have
+        self._ctx_source: str | None = None  # the one that answered
 
     def __repr__(self) -> str:
         return f"OpenAICompatBackend({self.name!r}, {self.endpoint!r})"
@@ -135,13 +142,7 @@ class OpenAICompatBackend:
 
     async def stream(self, request: ir.Request) -> AsyncIterator[ir.Event]:
         """POST /chat/completions (always streaming) and yield IR events as they arrive."""
-        if not request.model and self.default_model:
-            request = replace(request, model=self.default_model)
-        payload = render_request(replace(request, stream=True))
-        payload["stream"] = True
-        if not isinstance(payload.get("stream_options"), dict):
-            payload["stream_options"] = {"include_usage": True}
-        resp, chunk = await self._open(orjson.dumps(payload))
+        resp, chunk = await self._open(orjson.dumps(self.payload(request)))
         try:
             if chunk.lstrip()[:1] == b"{":
                 # The server ignored stream=true and answered one JSON document.
@@ -181,6 +182,8 @@ class OpenAICompatBackend:
                 yield ev
             if done and not content.at_eof():
                 await _drain(content)
+        except TimeoutError as exc:  # aiohttp's total timeout, while reading the body
+            raise self._timeout_error(exc, False, True) from None
         finally:
             # Unread body (client gone, error, early [DONE]): close so the server stops
             # generating; a fully read one goes back to the pool.
@@ -188,6 +191,13 @@ class OpenAICompatBackend:
                 resp.release()
             else:
                 resp.close()
+
+    def payload(self, request: ir.Request) -> dict[str, Any]:
+        """The upstream body for ``request``: always streaming (render_request then asks for
+        ``stream_options.include_usage``); an empty model becomes ``default_model``."""
+        if not request.model and self.default_model:
+            return render_request(replace(request, model=self.default_model, stream=True))
+        return render_request(replace(request, stream=True))
 
     async def _open(self, data: bytes) -> tuple[aiohttp.ClientResponse, bytes]:
         """Send the request; return the response and its first body bytes, or raise."""
@@ -346,18 +356,23 @@ class OpenAICompatBackend:
     async def list_models(self) -> list[ir.ModelInfo]:
         """GET /models (cached for 10 s)."""
         cached = self._models_cache
-        if cached is not None and cached[0] > time.monotonic():
+        if cached is not None and cached[0] > _now():
             return list(cached[1])
         status, body = await self._get_json(self._models_url, 10.0)
         if status != 200:
-            raise self._http_error(status, orjson.dumps(body), "/models")
+            raise self._http_error(status, orjson.dumps(body) if body is not None else b"", "/models")
         return list(self._store_models(body))
 
     def _store_models(self, body: Any) -> list[ir.ModelInfo]:
-        entries = body.get("data") if isinstance(body, dict) else None
+        entries: Any = body
+        if isinstance(body, dict):
+            # {"data": [...]} is the standard; some proxies answer {"models": [...]} or a list
+            entries = body.get("data", body.get("models"))
         if not isinstance(entries, list):
-            # Ollama's older /v1/models and some proxies answer a bare list or {"models": [...]}
-            entries = body if isinstance(body, list) else (body or {}).get("models", []) if isinstance(body, dict) else []
+            raise errors.UpstreamError(
+                f"GET {self.endpoint}/models answered something that is not a model list: "
+                "is --openai-base-url the address of an OpenAI-compatible server?"
+            )
         models: list[ir.ModelInfo] = []
         by_id: dict[str, dict[str, Any]] = {}
         for e in entries:
@@ -371,10 +386,10 @@ class OpenAICompatBackend:
             models.append(ir.ModelInfo(
                 id=mid, backend=self.name, upstream_id=mid,
                 owned_by=owned if isinstance(owned, str) else "",
-                context_window=_entry_context(e),
+                context_window=entry_context(e),
             ))
         self._model_entries = by_id
-        self._models_cache = (time.monotonic() + _MODELS_TTL, models)
+        self._models_cache = (_now() + _MODELS_TTL, models)
         return models
 
     async def state(self) -> BackendState:
@@ -386,7 +401,10 @@ class OpenAICompatBackend:
         if status != 200:
             return BackendState(self.name, self.kind, False,
                                 f"GET {self.endpoint}/models answered HTTP {status}", self.endpoint)
-        models = self._store_models(body)
+        try:
+            models = self._store_models(body)
+        except errors.ProxyError as exc:
+            return BackendState(self.name, self.kind, False, exc.message, self.endpoint)
         return BackendState(self.name, self.kind, True, f"{len(models)} models", self.endpoint,
                             extra={"models": [m.id for m in models]})
 
@@ -397,7 +415,7 @@ class OpenAICompatBackend:
         (vLLM ``max_model_len``), LM Studio ``/api/v0/models``, llama.cpp ``/props``, Ollama
         ``/api/show``. Never raises.
         """
-        now = time.monotonic()
+        now = _now()
         hit = self._ctx_cache.get(model)
         if hit is not None and hit[0] > now:
             return hit[1]
@@ -411,82 +429,39 @@ class OpenAICompatBackend:
         return value
 
     async def _discover_context(self, model: str) -> int | None:
-        if self._models_cache is None or self._models_cache[0] <= time.monotonic():
+        if self._models_cache is None or self._models_cache[0] <= _now():
             await self.list_models()
         entry = self._model_entries.get(model)
-        if entry is not None and (n := _entry_context(entry)):
+        if entry is not None and (n := entry_context(entry)):
             return n
-        order = {"lmstudio": ("lmstudio",), "ollama": ("ollama",), "llamacpp": ("llamacpp",)}.get(
-            self.kind, ("lmstudio", "llamacpp", "ollama"))
+        if self._ctx_source is not None:
+            order: tuple[str, ...] = (self._ctx_source,)
+        else:
+            order = _CTX_ORDER.get(self.kind, ("lmstudio", "llamacpp", "ollama"))
         for source in order:
             if source in self._ctx_dead:
                 continue
             if source == "lmstudio":
                 status, body = await self._get_json(self.root_url + "/api/v0/models", _CTX_PROBE_TIMEOUT)
-                n = _lmstudio_context(body, model) if status == 200 else None
+                n = lmstudio_context(body, model) if status == 200 else None
             elif source == "llamacpp":
                 status, body = await self._get_json(self.root_url + "/props", _CTX_PROBE_TIMEOUT)
-                n = _llamacpp_context(body) if status == 200 else None
+                n = llamacpp_context(body) if status == 200 else None
             else:
                 status, body = await self._get_json(
                     self.root_url + "/api/show", _CTX_PROBE_TIMEOUT, method="POST", body={"model": model})
-                n = _ollama_context(body) if status == 200 else None
-            if status in (404, 405, 501) and source != "ollama" or status in (405, 501):
-                self._ctx_dead.add(source)  # (Ollama says 404 for an unknown model too)
-            if n:
+                n = ollama_context(body) if status == 200 else None
+                if status == 404 and isinstance(body, dict) and isinstance(body.get("error"), str):
+                    status = 200  # Ollama's own "model not found": the server is Ollama
+            if status == 200:
+                self._ctx_source = source  # the server is identified: ask only it from now on
                 return n
+            if status in (404, 405, 501):
+                self._ctx_dead.add(source)
         return None
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def _pos_int(v: Any) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else None
-
-
-def _entry_context(e: dict[str, Any]) -> int | None:
-    for key in ("max_model_len", "loaded_context_length", "context_length", "context_window"):
-        if n := _pos_int(e.get(key)):
-            return n
-    return None
-
-
-def _lmstudio_context(body: Any, model: str) -> int | None:
-    data = body.get("data") if isinstance(body, dict) else None
-    for e in data if isinstance(data, list) else ():
-        if isinstance(e, dict) and e.get("id") == model:
-            # Only a loaded model's length is real: an unloaded one is JIT-loaded with the
-            # server's default length, often far below max_context_length.
-            if e.get("state") == "loaded":
-                return _pos_int(e.get("loaded_context_length")) or _pos_int(e.get("max_context_length"))
-            return None
-    return None
-
-
-def _llamacpp_context(body: Any) -> int | None:
-    if not isinstance(body, dict):
-        return None
-    settings = body.get("default_generation_settings")
-    if isinstance(settings, dict) and (n := _pos_int(settings.get("n_ctx"))):
-        return n
-    return _pos_int(body.get("n_ctx"))
-
-
-def _ollama_context(body: Any) -> int | None:
-    if not isinstance(body, dict):
-        return None
-    params = body.get("parameters")
-    if isinstance(params, str):  # an explicit num_ctx is what the runner really uses
-        m = re.search(r"^\s*num_ctx\s+(\d+)", params, re.M)
-        if m:
-            return int(m.group(1))
-    info = body.get("model_info")
-    if isinstance(info, dict):
-        for k, v in info.items():
-            if k.endswith(".context_length") and (n := _pos_int(v)):
-                return n
-    return None
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
@@ -508,17 +483,3 @@ async def _drain(content: aiohttp.StreamReader) -> None:
                 pass
     except (TimeoutError, *_DROPS):
         pass
-
-
-async def probe(base_url: str, timeout: float = 0.5) -> bool:
-    """True when an OpenAI-compatible server answers GET <base>/models (``--backend auto``)."""
-    url = normalize_base_url(base_url) + "/models"
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as s:
-            async with s.get(url, allow_redirects=False) as resp:
-                if resp.status != 200:
-                    return False
-                body = orjson.loads(await resp.read())
-                return isinstance(body, (dict, list))
-    except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError, OSError):
-        return False

@@ -14,7 +14,16 @@ from typing import Any
 import orjson
 
 from .backends import build_backends
-from .schema import CONFIG_ENV, JSON_KEYS, KEYS, KEYS_BY_NAME, PATH_KEYS, STRUCTURED_KEYS, Key, is_loopback
+from .schema import (
+    CONFIG_ENV,
+    JSON_KEYS,
+    KEYS,
+    KEYS_BY_NAME,
+    PATH_KEYS,
+    STRUCTURED_KEYS,
+    Key,
+    is_loopback,
+)
 from .settings import ConfigError, Settings
 
 Reader = Callable[[Path], "dict[str, Any] | None"]
@@ -81,7 +90,8 @@ def load_settings(
     structured: dict[str, tuple[Any, str]] = {}
 
     def put(key: Key, raw: Any, source: str, json_key: str | None = None) -> None:
-        value = _coerce(key, raw, source, home, json_key or key.name)
+        # the file is typed JSON; environment and flag values may be text to parse
+        value = _coerce(key, raw, source, home, json_key or key.name, parse_text=json_key is None)
         if value is not _UNSET:
             values[key.name] = value
             origins[key.name] = source
@@ -103,7 +113,7 @@ def load_settings(
                     f"{json_key} and {seen[name]} mean the same setting; keep one (in {source})", key=json_key, source=source
                 )
             seen[name] = json_key
-            put(KEYS_BY_NAME[name], raw, source, json_key)
+            put(KEYS_BY_NAME[name], raw, source, json_key)  # json_key given: typed JSON
 
     for key in KEYS:
         for var in key.env:
@@ -134,12 +144,13 @@ def load_settings(
     backends, routes, backend_origins = build_backends(effective, origins, structured)
     origins.update(backend_origins)
     origins["config_file"] = file_source
+    order = [f.name for f in fields(Settings) if f.name in origins]
     settings = Settings(
         **values,
         backends=backends,
         routes=routes,
         config_file=str(path) if path is not None else "",
-        origins=MappingProxyType(origins),
+        origins=MappingProxyType({name: origins[name] for name in order}),
     )
     _check_exposure(settings)
     return settings
@@ -199,19 +210,19 @@ def _unknown(key: str, source: str, known: Iterable[str]) -> ConfigError:
     return ConfigError(f"unknown configuration key {key!r} (in {source}){hint}", key=key, source=source)
 
 
-def _bad(key: Key, json_key: str, source: str, reason: str, raw: Any) -> ConfigError:
+def _bad(key: Key, json_key: str, source: str, reason: str, raw: Any, parse_text: bool) -> ConfigError:
     shown = ""
     if key.type != "secret" and "url" not in key.name and isinstance(raw, (str, int, float)):
-        text = repr(raw)
+        text = str(raw) if parse_text and isinstance(raw, str) else orjson.dumps(raw).decode()
         shown = f", got {text if len(text) <= 60 else text[:57] + '...'}"
     return ConfigError(f"{json_key} {reason}{shown} (from {source})", key=json_key, source=source)
 
 
-def _coerce(key: Key, raw: Any, source: str, home: Path, json_key: str) -> Any:
+def _coerce(key: Key, raw: Any, source: str, home: Path, json_key: str, *, parse_text: bool) -> Any:
     """``raw`` as the key's type, checked; ``_UNSET`` when it means "not set" (null, "")."""
     if raw is None:
         return _UNSET
-    text = isinstance(raw, str) and (source.startswith(("env ", "flag ")))
+    text = parse_text and isinstance(raw, str)
     t = key.type
     try:
         if t in ("str", "secret"):
@@ -268,7 +279,7 @@ def _coerce(key: Key, raw: Any, source: str, home: Path, json_key: str) -> Any:
         if key.check is not None:
             value = key.check(value)
     except ValueError as e:
-        raise _bad(key, json_key, source, str(e), raw) from None
+        raise _bad(key, json_key, source, str(e), raw, parse_text) from None
     return value
 
 

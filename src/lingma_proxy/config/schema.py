@@ -50,10 +50,12 @@ def _http_url(v: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
     try:
         parts = urlsplit(v)
         parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise ValueError(f"is not a valid URL: {redact_url(v)!r}") from None
+    except ValueError as e:
+        raise ValueError(f"is not a valid URL ({str(e).lower()})") from None
     if parts.scheme not in schemes or not parts.hostname:
-        raise ValueError(f"must be a {'/'.join(s + '://' for s in schemes)} URL with a host, got {redact_url(v)!r}")
+        prefixes = [s + "://" for s in schemes]
+        wanted = ", ".join(prefixes[:-1]) + " or " + prefixes[-1]
+        raise ValueError(f"must be a URL starting with {wanted} and naming a host, got {redact_url(v)!r}")
     return v
 
 

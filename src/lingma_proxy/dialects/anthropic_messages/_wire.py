@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, NoReturn
+
+import orjson
 
 from ... import errors, ir
 
@@ -112,16 +115,19 @@ def usage_in(raw: object) -> ir.Usage:
 
     def n(key: str) -> int:
         v = raw.get(key)
-        return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
+        # Implausible counts (beyond 2**53) are dropped rather than passed on to clients.
+        return v if isinstance(v, int) and not isinstance(v, bool) and 0 < v < 1 << 53 else 0
 
     details = raw.get("output_tokens_details")
     thinking = details.get("thinking_tokens") if isinstance(details, dict) else None
+    if not isinstance(thinking, int) or thinking >= 1 << 53:
+        thinking = 0
     return ir.Usage(
         input_tokens=n("input_tokens"),
         output_tokens=n("output_tokens"),
         cache_read_input_tokens=n("cache_read_input_tokens"),
         cache_creation_input_tokens=n("cache_creation_input_tokens"),
-        reasoning_tokens=thinking if isinstance(thinking, int) and thinking > 0 else 0,
+        reasoning_tokens=max(thinking, 0),
     )
 
 
@@ -136,3 +142,15 @@ def usage_out(u: ir.Usage) -> dict[str, Any]:
     if u.reasoning_tokens:
         out["output_tokens_details"] = {"thinking_tokens": u.reasoning_tokens}
     return out
+
+
+def dump_object(value: dict[str, Any]) -> str | None:
+    """Compact JSON text of a decoded object, or None when it cannot be encoded."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        pass  # integers beyond 64 bits, nesting deeper than orjson allows
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return None

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from ... import ir
 from ._wire import (
     EFFORT_IN,
     NAME,
+    dump_object,
     fail,
     type_name,
     want_bool,
@@ -130,7 +129,7 @@ def _text_block(raw: object, param: str) -> ir.TextPart:
 def _message(raw: object, param: str) -> ir.Message:
     msg = want_dict(raw, param)
     role = msg.get("role")
-    if role not in _ROLES:
+    if not isinstance(role, str) or role not in _ROLES:
         fail(
             f"{param}.role: expected 'user', 'assistant' or 'system', got {role!r}",
             f"{param}.role",
@@ -218,11 +217,13 @@ def _document(block: dict[str, Any], param: str, out: Parts) -> None:
 
 def _tool_use(block: dict[str, Any], param: str) -> ir.ToolCallPart:
     args = block.get("input")
-    args = {} if args is None else want_dict(args, f"{param}.input")
+    text = "{}" if args is None else dump_object(want_dict(args, f"{param}.input"))
+    if text is None:
+        fail(f"{param}.input: cannot be encoded as JSON", f"{param}.input")
     return ir.ToolCallPart(
         id=want_str(block.get("id"), f"{param}.id"),
         name=want_str(block.get("name"), f"{param}.name"),
-        arguments=orjson.dumps(args).decode(),
+        arguments=text,
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from ... import errors, ir
-from ._wire import stop_in, stop_out, usage_in, usage_out
+from ._wire import dump_object, stop_in, stop_out, usage_in, usage_out
 
 
 def message_id(ir_id: str) -> str:
@@ -95,7 +95,7 @@ def parse_block(block: dict[str, Any]) -> ir.Part | None:
         return ir.ToolCallPart(
             id=tid if isinstance(tid, str) else "",
             name=name if isinstance(name, str) else "",
-            arguments=orjson.dumps(args).decode() if isinstance(args, dict) else "{}",
+            arguments=(dump_object(args) or "{}") if isinstance(args, dict) else "{}",
         )
     return None
 
@@ -136,10 +136,10 @@ def parse_error(status: int, body: bytes) -> errors.ProxyError:
     try:
         value = orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
-        value = None
+        return errors.from_status(status, _short_text(body) or f"HTTP {status}")
     if isinstance(value, dict):
         return error_from_body(status, value)
-    return errors.from_status(status, _short_text(body) or f"HTTP {status}")
+    return errors.from_status(status, f"HTTP {status}")
 
 
 def error_from_body(status: int, body: dict[str, Any]) -> errors.ProxyError:

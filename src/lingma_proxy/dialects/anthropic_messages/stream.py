@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from ... import errors, ir, sse
-from ._wire import stop_in, stop_out, usage_in, usage_out
+from ._wire import dump_object, stop_in, stop_out, usage_in, usage_out
 from .response import error_body, error_from_body, message_id
 
 PING = b'event: ping\ndata: {"type": "ping"}\n\n'
@@ -278,8 +278,9 @@ class StreamParser:
                     name=name if isinstance(name, str) else "",
                 )
             )
-            if isinstance(args, dict) and args:
-                out.append(ir.ToolArgsDelta(i, orjson.dumps(args).decode()))
+            text = dump_object(args) if isinstance(args, dict) and args else None
+            if text:
+                out.append(ir.ToolArgsDelta(i, text))
         else:
             return []
         self._index[_int(data.get("index"))] = i

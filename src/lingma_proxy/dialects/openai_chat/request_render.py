@@ -49,13 +49,13 @@ def _user(msg: ir.Message, out: list[dict[str, Any]]) -> None:
         if isinstance(part, ir.ToolResultPart):
             text = part.text()
             images = [p for p in part.content if isinstance(p, ir.ImagePart)]
-            if part.is_error and not text.lower().startswith("error"):
-                # Chat has no error flag on tool results; the model must still learn it failed.
-                text = "Error: " + text
             if images:
                 shown.append(ir.TextPart(f"Image output of tool call {part.tool_call_id}:"))
                 shown.extend(images)
                 text = text or "(image output follows in the next message)"
+            if part.is_error and not text.lower().startswith("error"):
+                # Chat has no error flag on tool results; the model must still learn it failed.
+                text = "Error: " + text
             out.append({"role": "tool", "tool_call_id": part.tool_call_id, "content": text})
         elif isinstance(part, (ir.TextPart, ir.ImagePart)):
             own.append(part)

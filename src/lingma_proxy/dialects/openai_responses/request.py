@@ -17,6 +17,7 @@ import orjson
 from ... import ir
 from ...errors import InvalidRequest
 from ._wire import NAME, custom_arguments
+from . import options as opt
 
 # Top-level fields the IR models; everything else travels in ``Request.extra``.
 _MODELED = frozenset(
@@ -36,14 +37,6 @@ _MODELED = frozenset(
         "stream",
     }
 )
-_EFFORTS: dict[str, ir.Effort] = {
-    "minimal": "minimal",
-    "low": "low",
-    "medium": "medium",
-    "high": "high",
-    "xhigh": "max",
-    "max": "max",
-}
 _TEXT_PARTS = frozenset({"input_text", "output_text", "text", "summary_text", "reasoning_text"})
 _ASSISTANT_ITEMS = frozenset({"reasoning", "function_call", "custom_tool_call"})
 # Text-like files are inlined; anything else becomes a note the model can relay to the user.
@@ -69,7 +62,8 @@ def parse_request(body: Any) -> ir.Request:
     builder = _InputBuilder(system)
     value = body.get("input")
     if isinstance(value, str):
-        builder.messages.append(ir.Message("user", (ir.TextPart(value),)))
+        if value:
+            builder.messages.append(ir.Message("user", (ir.TextPart(value),)))
     elif isinstance(value, list):
         for i, item in enumerate(value):
             builder.item(item, f"input[{i}]")
@@ -78,13 +72,13 @@ def parse_request(body: Any) -> ir.Request:
         raise InvalidRequest("input must be a string or a list of items", param="input")
 
     extra = {k: v for k, v in body.items() if k not in _MODELED}
-    _check_extra(extra)
+    opt.check_extra(extra)
     text = body.get("text")
     response_format = None
     if text is not None:
         if not isinstance(text, dict):
             raise InvalidRequest("text must be an object", param="text")
-        response_format = _response_format(text.get("format"))
+        response_format = opt.response_format(text.get("format"))
         verbosity = text.get("verbosity")
         if verbosity is not None:
             extra["verbosity"] = verbosity
@@ -103,14 +97,14 @@ def parse_request(body: Any) -> ir.Request:
         model=model,
         messages=tuple(builder.messages),
         system=tuple(system),
-        tools=_tools(body.get("tools")),
-        tool_choice=_tool_choice(body.get("tool_choice")),
+        tools=opt.tools(body.get("tools")),
+        tool_choice=opt.tool_choice(body.get("tool_choice")),
         parallel_tool_calls=parallel,
-        max_tokens=_positive_int(body, "max_output_tokens"),
-        temperature=_number(body, "temperature"),
-        top_p=_number(body, "top_p"),
+        max_tokens=opt.positive_int(body, "max_output_tokens"),
+        temperature=opt.number(body, "temperature"),
+        top_p=opt.number(body, "top_p"),
         stream=bool(stream),
-        reasoning=_reasoning(body.get("reasoning")),
+        reasoning=opt.reasoning(body.get("reasoning")),
         response_format=response_format,
         metadata=metadata or {},
         dialect=NAME,
@@ -283,7 +277,7 @@ def _file(part: dict[str, Any], p: str) -> ir.TextPart:
 
 
 def _tool_output(item: dict[str, Any], p: str, kind: Literal["function", "custom"]) -> ir.Part:
-    call_id = _required_str(item, "call_id", p)
+    call_id = opt.required_str(item, "call_id", p)
     output = item.get("output")
     content: tuple[ir.TextPart | ir.ImagePart, ...] = ()
     if isinstance(output, str):
@@ -299,8 +293,8 @@ def _tool_output(item: dict[str, Any], p: str, kind: Literal["function", "custom
 
 
 def _tool_call(item: dict[str, Any], p: str, kind: str, item_id: str | None) -> ir.ToolCallPart:
-    call_id = _required_str(item, "call_id", p)
-    name = _required_str(item, "name", p)
+    call_id = opt.required_str(item, "call_id", p)
+    name = opt.required_str(item, "name", p)
     if kind == "custom_tool_call":
         text = item.get("input")
         if text is None:
@@ -337,172 +331,3 @@ def _reasoning_item(item: dict[str, Any], p: str, item_id: str | None) -> ir.Thi
     if not text and not encrypted:
         return None
     return ir.ThinkingPart(text, encrypted=encrypted or None, item_id=item_id)
-
-
-def _required_str(item: dict[str, Any], key: str, p: str) -> str:
-    value = item.get(key)
-    if not isinstance(value, str) or not value:
-        raise InvalidRequest(f"{p}.{key} must be a non-empty string", param=f"{p}.{key}")
-    return value
-
-
-# --------------------------------------------------------------------------- options
-
-
-def _tools(value: Any) -> tuple[ir.Tool, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise InvalidRequest("tools must be a list", param="tools")
-    out: list[ir.Tool] = []
-    for i, tool in enumerate(value):
-        p = f"tools[{i}]"
-        if not isinstance(tool, dict):
-            raise InvalidRequest(f"{p} must be an object", param=p)
-        kind = tool.get("type")
-        if kind == "function":
-            if isinstance(tool.get("function"), dict):  # Chat-shaped tool, tolerated
-                tool = tool["function"]
-            out.append(_function_tool(tool, p))
-        elif kind == "custom":
-            fmt = tool.get("format")
-            if fmt is not None and not isinstance(fmt, dict):
-                raise InvalidRequest(f"{p}.format must be an object", param=f"{p}.format")
-            out.append(
-                ir.Tool(
-                    name=_required_str(tool, "name", p),
-                    description=_opt_str(tool, "description", p),
-                    parameters={
-                        "type": "object",
-                        "properties": {"input": {"type": "string"}},
-                        "required": ["input"],
-                    },
-                    kind="custom",
-                    format=fmt,
-                )
-            )
-        # web_search, tool_search, local_shell, mcp, file_search, ...: dropped
-    return tuple(out)
-
-
-def _function_tool(tool: dict[str, Any], p: str) -> ir.Tool:
-    params = tool.get("parameters")
-    if params is None:
-        params = {"type": "object", "properties": {}}
-    elif not isinstance(params, dict):
-        raise InvalidRequest(f"{p}.parameters must be an object", param=f"{p}.parameters")
-    strict = tool.get("strict")
-    if strict is not None and not isinstance(strict, bool):
-        raise InvalidRequest(f"{p}.strict must be a boolean", param=f"{p}.strict")
-    return ir.Tool(
-        name=_required_str(tool, "name", p),
-        description=_opt_str(tool, "description", p),
-        parameters=params,
-        strict=strict,
-    )
-
-
-def _opt_str(obj: dict[str, Any], key: str, p: str) -> str:
-    value = obj.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{p}.{key} must be a string", param=f"{p}.{key}")
-    return value
-
-
-def _tool_choice(value: Any) -> ir.ToolChoice | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if value == "auto":
-            return ir.ToolChoice("auto")
-        if value == "none":
-            return ir.ToolChoice("none")
-        if value == "required":
-            return ir.ToolChoice("any")
-        raise InvalidRequest(
-            "tool_choice must be auto, none, required or an object", param="tool_choice"
-        )
-    if not isinstance(value, dict):
-        raise InvalidRequest("tool_choice must be a string or an object", param="tool_choice")
-    if value.get("type") in ("function", "custom"):
-        name = value.get("name")
-        if not isinstance(name, str) or not name:
-            raise InvalidRequest("tool_choice.name must be a string", param="tool_choice.name")
-        return ir.ToolChoice("tool", name)
-    # allowed_tools, hosted tool types: nothing the IR can force, so leave the model free
-    return ir.ToolChoice("auto")
-
-
-def _reasoning(value: Any) -> ir.Reasoning | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise InvalidRequest("reasoning must be an object", param="reasoning")
-    effort = value.get("effort")
-    summary = value.get("summary")
-    if effort is not None and not isinstance(effort, str):
-        raise InvalidRequest("reasoning.effort must be a string", param="reasoning.effort")
-    if summary is not None and not isinstance(summary, str):
-        raise InvalidRequest("reasoning.summary must be a string", param="reasoning.summary")
-    if effort == "none":
-        return ir.Reasoning(enabled=False, summary=summary)
-    return ir.Reasoning(effort=_EFFORTS.get(effort or ""), summary=summary)
-
-
-def _response_format(fmt: Any) -> dict[str, Any] | None:
-    """Responses ``text.format`` -> the Chat ``response_format`` shape the IR uses."""
-    if fmt is None:
-        return None
-    if not isinstance(fmt, dict):
-        raise InvalidRequest("text.format must be an object", param="text.format")
-    kind = fmt.get("type")
-    if kind == "json_object":
-        return {"type": "json_object"}
-    if kind != "json_schema":
-        return None
-    schema = fmt.get("schema")
-    if not isinstance(schema, dict):
-        raise InvalidRequest("text.format.schema must be an object", param="text.format.schema")
-    spec: dict[str, Any] = {"name": _opt_str(fmt, "name", "text.format") or "response"}
-    spec["schema"] = schema
-    for key in ("strict", "description"):
-        if fmt.get(key) is not None:
-            spec[key] = fmt[key]
-    return {"type": "json_schema", "json_schema": spec}
-
-
-def _positive_int(body: dict[str, Any], key: str) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InvalidRequest(f"{key} must be a positive integer", param=key)
-    return value
-
-
-def _number(body: dict[str, Any], key: str) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise InvalidRequest(f"{key} must be a number", param=key)
-    return value
-
-
-def _check_extra(extra: dict[str, Any]) -> None:
-    """The extras other modules act on must have the right type."""
-    prev = extra.get("previous_response_id")
-    if prev is not None and (not isinstance(prev, str) or not prev):
-        raise InvalidRequest(
-            "previous_response_id must be a non-empty string", param="previous_response_id"
-        )
-    store = extra.get("store")
-    if store is not None and not isinstance(store, bool):
-        raise InvalidRequest("store must be a boolean", param="store")
-    include = extra.get("include")
-    if include is not None and (
-        not isinstance(include, list) or not all(isinstance(x, str) for x in include)
-    ):
-        raise InvalidRequest("include must be a list of strings", param="include")

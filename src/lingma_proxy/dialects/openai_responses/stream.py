@@ -107,7 +107,7 @@ class StreamRenderer:
         if isinstance(ev, ir.TextDelta):
             if blk is not None and blk.kind == "text" and ev.text:
                 if not blk.opened:
-                    self._open_text(out, blk)
+                    self._begin_text(out, blk)
                 blk.chunks.append(ev.text)
                 self._ev(out, {
                     "type": "response.output_text.delta",
@@ -149,7 +149,7 @@ class StreamRenderer:
         elif isinstance(ev, ir.BlockStart):
             if blk is not None:
                 self._close(out, blk)
-            self._open(out, ev)
+            self._begin(out, ev)
         elif isinstance(ev, ir.BlockStop):
             if blk is not None:
                 self._close(out, blk)
@@ -179,7 +179,7 @@ class StreamRenderer:
 
     # ------------------------------------------------------------------ blocks
 
-    def _open(self, out: list[bytes], ev: ir.BlockStart) -> None:
+    def _begin(self, out: list[bytes], ev: ir.BlockStart) -> None:
         n = len(self._output)
         rid = self.response_id
         if ev.kind == "text":
@@ -206,7 +206,7 @@ class StreamRenderer:
         self._block = blk
         self._ev(out, {"type": "response.output_item.added", "output_index": n, "item": item})
 
-    def _open_text(self, out: list[bytes], blk: _Open) -> None:
+    def _begin_text(self, out: list[bytes], blk: _Open) -> None:
         blk.opened = True
         item = {"id": blk.item_id, "type": "message", "role": "assistant",
                 "status": "in_progress", "content": []}
@@ -275,7 +275,11 @@ class StreamRenderer:
         resp = finish_shell(self._shell, self._output, self._stop, self._usage)
         resp["status"] = "failed"
         resp["incomplete_details"] = None
-        resp["error"] = failed_error(err.kind, err.message)
+        resp["error"] = error = failed_error(err.kind, err.message)
+        # The openai SDK raises only on a top-level "error" object, Codex reads only
+        # response.failed: an error event (SDK shape plus the nested object) precedes it.
+        self._ev(out, {"type": "error", "code": error["code"], "message": err.message,
+                       "param": None, "error": error})
         self._end(out, resp)
 
     def _end(self, out: list[bytes], resp: dict[str, Any]) -> None:

@@ -84,7 +84,7 @@ class StreamParser:
         elif kind == "response.output_item.added":
             item = data.get("item")
             if isinstance(item, dict):
-                self._open(out, item, data.get("output_index"))
+                self._begin(out, item, data.get("output_index"))
         elif kind == "response.output_item.done":
             item = data.get("item")
             if isinstance(item, dict):
@@ -130,7 +130,7 @@ class StreamParser:
             out.append(ir.ToolArgsDelta(blk.index, _INPUT_OPEN))
         return blk
 
-    def _open(self, out: list[ir.Event], item: dict[str, Any], output_index: Any) -> _Blk | None:
+    def _begin(self, out: list[ir.Event], item: dict[str, Any], output_index: Any) -> _Blk | None:
         kind = item.get("type")
         i = self._next
         if kind == "message":
@@ -187,7 +187,7 @@ class StreamParser:
     def _item_done(self, out: list[ir.Event], item: dict[str, Any], output_index: Any) -> None:
         blk = self._blk
         if blk is None or blk.output_index != output_index:
-            blk = self._open(out, item, output_index)
+            blk = self._begin(out, item, output_index)
             if blk is None:
                 return
         kind = item.get("type")

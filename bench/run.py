@@ -1,0 +1,340 @@
+"""The lingma-proxy benchmark: the latency the proxy adds over calling the upstream directly.
+
+    python bench/run.py            # full run (a few minutes), writes bench/results/latest.json
+    python bench/run.py --quick    # smoke run (under a minute), writes bench/results/quick.json
+    python bench/run.py --profile  # the proxy under cProfile; hot spots in bench/results/profile.txt
+
+Three processes: the zero-latency fake upstream (bench/upstream.py), the proxy
+(``lingma-proxy serve --backend openai ...``) and this one (the load generator). Everything
+targets 127.0.0.1; every load loop is bounded in count and time. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import importlib.metadata
+import os
+import platform
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import load  # noqa: E402
+import procs  # noqa: E402
+import translation  # noqa: E402
+import upstream  # noqa: E402
+
+console = Console(width=None if sys.stdout.isatty() else 150)
+
+MODES: dict[str, dict[str, Any]] = {
+    # levels: concurrency -> (requests per block, warm-up requests per target)
+    "full": {"rounds": 7, "levels": {1: (100, 20), 16: (320, 64), 64: (640, 128)},
+             "chunk_rounds": 7, "chunk_n": 5, "chunk_warmup": 3,
+             "paced_rounds": 5, "paced_n": 32, "block_limit": 60.0, "translation_repeat": 200},
+    "quick": {"rounds": 3, "levels": {1: (20, 8), 16: (96, 32), 64: (192, 64)},
+              "chunk_rounds": 3, "chunk_n": 3, "chunk_warmup": 2,
+              "paced_rounds": 2, "paced_n": 16, "block_limit": 15.0, "translation_repeat": 30},
+}
+CHUNKS = 1000
+CHUNKS_MODEL = upstream.CHUNKS_MODEL  # "...chunks-1000": the upstream streams 1,000 deltas
+PACED_MODEL = upstream.PACED_MODEL  # 100 deltas 10 ms apart: streams that overlap like real ones
+PACED_CONCURRENCY = 16
+
+# (label, what, limit): p50 targets at concurrency 1 (sequential, what an agent loop feels),
+# p99 at 16 concurrent streams.
+TARGETS: list[tuple[str, str, float]] = [
+    ("Chat -> Chat p50 added (c=1)", "1/chat/added_p50_ms", 1.0),
+    ("Chat -> Chat stream p50 added (c=1)", "1/chat_stream/added_p50_ms", 2.0),
+    ("Messages -> Chat p50 added (c=1)", "1/messages/added_p50_ms", 2.0),
+    ("Messages -> Chat stream p50 added (c=1)", "1/messages_stream/added_p50_ms", 2.0),
+    ("Responses -> Chat stream p50 added (c=1)", "1/responses_stream/added_p50_ms", 2.0),
+    ("Chat stream p99 added (c=16)", "16/chat_stream/added_p99_ms", 10.0),
+    ("Messages stream p99 added (c=16)", "16/messages_stream/added_p99_ms", 10.0),
+    ("Responses stream p99 added (c=16)", "16/responses_stream/added_p99_ms", 10.0),
+    ("200 KB Claude Code request translated (median)", "translation/total", 2.0),
+    ("RSS idle after start (MB)", "rss/idle_mb", 100.0),
+]
+
+
+# ---------------------------------------------------------------------------- machine
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for pkg in ("lingma-proxy", "uvicorn", "starlette", "aiohttp", "orjson", "uvloop", "httptools"):
+        try:
+            versions[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            versions[pkg] = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE.parent, capture_output=True,
+                                text=True, timeout=5).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=HERE.parent,
+                                    capture_output=True, text=True, timeout=5).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = "", False
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+        "implementation": platform.python_implementation(), "platform": platform.platform(),
+        "packages": versions, "commit": commit + ("+dirty" if dirty else ""),
+        "loadavg_start": list(os.getloadavg()),
+    }
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+def summarize(series: dict[str, load.Series], targets: list[load.Target]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for t in targets:
+        s = series[t.name].summary()
+        if t.baseline is not None:
+            base = series[t.baseline]
+            s["added_p50_ms"] = load.added(series[t.name], base)
+            s["added_p99_ms"] = round(s["p99_ms"] - base.summary()["p99_ms"], 4)
+            if t.stream:
+                s["added_ttfb_ms"] = load.added(series[t.name], base, "ttfb")
+            s["baseline"] = t.baseline
+        out[t.name] = s
+    return out
+
+
+async def drive(urls: dict[str, str], p: dict[str, Any], levels: list[int]) -> dict[str, Any]:
+    targets = load.scenario_targets()
+    ctargets = load.stream_targets(CHUNKS_MODEL)
+    ptargets = load.stream_targets(PACED_MODEL)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as s:
+        for t in targets:
+            await load.validate(s, urls[t.server], t, upstream.REPLY)
+        for t in ctargets:
+            await load.validate(s, urls[t.server], t, "tok " * CHUNKS)
+        for t in ptargets[:2]:
+            await load.validate(s, urls[t.server], t, "tok " * 100)
+    results: dict[str, Any] = {"scenarios": {}}
+    for c in levels:
+        n, warm = p["levels"][c]
+        t0 = time.monotonic()
+        console.print(f"[bold]concurrency {c}[/]: {p['rounds']} rounds x {len(targets)} targets x {n} requests")
+        series = await load.run_rounds(urls, targets, c, n, warm, p["rounds"], p["block_limit"])
+        results["scenarios"][str(c)] = summarize(series, targets)
+        console.print(f"  done in {time.monotonic() - t0:.1f} s")
+    console.print(f"[bold]{CHUNKS}-chunk streams[/]: {p['chunk_rounds']} rounds x {p['chunk_n']} requests")
+    series = await load.run_rounds(urls, ctargets, 1, p["chunk_n"], p["chunk_warmup"], p["chunk_rounds"],
+                                   p["block_limit"])
+    chunks = summarize(series, ctargets)
+    for name, s in chunks.items():
+        if "added_p50_ms" in s:
+            s["per_chunk_us"] = round(s["added_p50_ms"] * 1000 / CHUNKS, 3)
+    results["chunks_1000"] = chunks
+    console.print(f"[bold]{PACED_CONCURRENCY} concurrent paced streams[/] (100 chunks 10 ms apart): "
+                  f"{p['paced_rounds']} rounds x {p['paced_n']} requests")
+    series = await load.run_rounds(urls, ptargets, PACED_CONCURRENCY, p["paced_n"], PACED_CONCURRENCY,
+                                   p["paced_rounds"], p["block_limit"])
+    results["paced_16"] = summarize(series, ptargets)
+    return results
+
+
+def run_servers(p: dict[str, Any], levels: list[int], logdir: Path,
+                profile_to: Path | None = None) -> dict[str, Any]:
+    up, up_url = procs.start_upstream(logdir)
+    proxy = None
+    try:
+        t0 = time.monotonic()
+        proxy, proxy_url = procs.start_proxy(up_url, logdir, profile_to)
+        procs.wait_http(proxy, proxy_url + "/health")
+        ready = time.monotonic() - t0
+        time.sleep(1.0)
+        idle = procs.rss_kb(proxy.pid)
+        console.print(f"upstream {up_url} (pid {up.pid}), proxy {proxy_url} (pid {proxy.pid}), "
+                      f"ready in {ready:.2f} s, idle RSS {idle['VmRSS'] / 1024:.1f} MB")
+        try:
+            import uvloop
+        except ImportError:
+            res = asyncio.run(drive({"upstream": up_url, "proxy": proxy_url}, p, levels))
+        else:
+            res = uvloop.run(drive({"upstream": up_url, "proxy": proxy_url}, p, levels))
+        time.sleep(1.0)
+        after = procs.rss_kb(proxy.pid)
+        res["startup"] = {"proxy_ready_s": round(ready, 3)}
+        res["rss"] = {
+            "idle_mb": round(idle["VmRSS"] / 1024, 1),
+            "after_load_mb": round(after["VmRSS"] / 1024, 1),
+            "peak_mb": round(after["VmHWM"] / 1024, 1),
+            "upstream_mb": round(procs.rss_kb(up.pid)["VmRSS"] / 1024, 1),
+        }
+        return res
+    except Exception:
+        for pr in (proxy, up):
+            if pr is not None:
+                console.print(f"[red]{pr.name} log ({pr.log}):[/]\n{pr.tail()}")
+        raise
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        up.stop()
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def lookup(res: dict[str, Any], path: str) -> float | None:
+    parts = path.split("/")
+    if parts[0] == "translation":
+        return float(res["translation"]["stages"][parts[1]]["median_ms"])
+    node: Any = res if parts[0] == "rss" else res["scenarios"]
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return float(node)
+
+
+def verdicts(res: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for label, path, limit in TARGETS:
+        v = lookup(res, path)
+        out.append({"target": label, "limit": limit, "measured": v, "ok": v is not None and v <= limit})
+    return out
+
+
+def f(v: Any, digits: int = 2) -> str:
+    return "-" if v is None else f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+def report(res: dict[str, Any]) -> None:
+    t = Table(title="Latency added by the proxy (ms; p50 = median of per-round medians)")
+    for col in ("c", "path", "direct p50", "proxy p50", "added p50", "direct p99", "proxy p99",
+                "added p99", "added TTFB", "direct req/s", "proxy req/s", "errors"):
+        t.add_column(col, justify="right" if col not in ("path",) else "left")
+    for c, scen in res.get("scenarios", {}).items():
+        for name, s in scen.items():
+            if name.startswith("direct"):
+                continue
+            base = scen[s["baseline"]]
+            t.add_row(c, name, f(base["p50_ms"], 3), f(s["p50_ms"], 3), f(s["added_p50_ms"], 3),
+                      f(base["p99_ms"], 3), f(s["p99_ms"], 3), f(s["added_p99_ms"], 3),
+                      f(s.get("added_ttfb_ms"), 3), f(base["rps"], 0), f(s["rps"], 0),
+                      str(s["errors"] + base["errors"]))
+    console.print(t)
+    if "chunks_1000" in res:
+        t = Table(title=f"{CHUNKS}-chunk stream, sequential (ms)")
+        for col in ("path", "direct total", "proxy total", "added", "per chunk (µs)", "proxy TTFB"):
+            t.add_column(col, justify="right" if col != "path" else "left")
+        ch = res["chunks_1000"]
+        for name, s in ch.items():
+            if name.startswith("direct"):
+                continue
+            t.add_row(name, f(ch[s["baseline"]]["p50_ms"]), f(s["p50_ms"]), f(s["added_p50_ms"]),
+                      f(s["per_chunk_us"], 1), f(s["ttfb_p50_ms"]))
+        console.print(t)
+    if "paced_16" in res:
+        t = Table(title=f"{PACED_CONCURRENCY} concurrent paced streams, 100 chunks 10 ms apart (ms)")
+        for col in ("path", "direct p50", "proxy p50", "added p50", "added p99", "added TTFB", "errors"):
+            t.add_column(col, justify="right" if col != "path" else "left")
+        ps = res["paced_16"]
+        for name, s in ps.items():
+            if name.startswith("direct"):
+                continue
+            t.add_row(name, f(ps[s["baseline"]]["p50_ms"]), f(s["p50_ms"]), f(s["added_p50_ms"], 3),
+                      f(s["added_p99_ms"], 3), f(s["added_ttfb_ms"], 3), str(s["errors"]))
+        console.print(t)
+    if "translation" in res:
+        tr = res["translation"]
+        t = Table(title=f"Translating a {tr['request_bytes'] / 1000:.0f} KB Claude Code request "
+                        f"(Messages -> Chat, in-process, ms)")
+        t.add_column("stage")
+        t.add_column("median", justify="right")
+        t.add_column("min", justify="right")
+        for name, s in tr["stages"].items():
+            t.add_row(name, f(s["median_ms"], 3), f(s["min_ms"], 3))
+        console.print(t)
+    if "rss" in res:
+        r = res["rss"]
+        console.print(f"proxy RSS: idle {r['idle_mb']} MB, after load {r['after_load_mb']} MB, "
+                      f"peak {r['peak_mb']} MB; upstream {r['upstream_mb']} MB; "
+                      f"proxy ready in {res['startup']['proxy_ready_s']} s")
+    t = Table(title="Targets")
+    for col in ("target", "limit", "measured", "verdict"):
+        t.add_column(col, justify="left" if col == "target" else "right")
+    for v in res.get("targets", []):
+        t.add_row(v["target"], f(v["limit"], 1), f(v["measured"], 3),
+                  "[green]ok[/]" if v["ok"] else "[red]MISSED[/]")
+    console.print(t)
+
+
+def profile_report(prof: Path, out: Path) -> None:
+    with open(out, "w") as fh:
+        for key in ("tottime", "cumulative"):
+            st = pstats.Stats(str(prof), stream=fh)
+            st.strip_dirs().sort_stats(key).print_stats(35)
+    console.print(f"profile of the proxy written to {out} (raw: {prof})")
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="lingma-proxy benchmark (see bench/README.md)")
+    ap.add_argument("--quick", action="store_true", help="smoke run, under a minute")
+    ap.add_argument("--profile", action="store_true",
+                    help="run the proxy under cProfile (numbers inflated; not saved as results)")
+    ap.add_argument("--concurrency", default=None, help="comma-separated subset of 1,16,64")
+    ap.add_argument("--out", default=None, help="results JSON (default bench/results/latest.json)")
+    args = ap.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    p = MODES[mode]
+    levels = sorted(p["levels"]) if args.concurrency is None else [int(x) for x in args.concurrency.split(",")]
+    unknown = [c for c in levels if c not in p["levels"]]
+    if unknown:
+        ap.error(f"--concurrency must be among {sorted(p['levels'])}")
+    results_dir = HERE / "results"
+    results_dir.mkdir(exist_ok=True)
+    logdir = Path(tempfile.mkdtemp(prefix="lingma-bench-"))
+    started = time.monotonic()
+    res: dict[str, Any] = {"mode": mode, "profiled": args.profile, "machine": machine(),
+                           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                           "params": {**p, "levels": {str(k): v for k, v in p["levels"].items()}},
+                           "client": "aiohttp, one process (uvloop), separate from proxy and upstream"}
+    if not args.profile:
+        console.print("[bold]translation[/] (in-process, before the servers start)")
+        res["translation"] = translation.measure(p["translation_repeat"])
+    prof = results_dir / "proxy.prof" if args.profile else None
+    res.update(run_servers(p, levels, logdir, prof))
+    res["machine"]["loadavg_end"] = list(os.getloadavg())
+    res["duration_s"] = round(time.monotonic() - started, 1)
+    if not args.profile:
+        res["targets"] = verdicts(res)
+    report(res)
+    if prof is not None:
+        profile_report(prof, results_dir / "profile.txt")
+        return 0
+    out = Path(args.out) if args.out else results_dir / ("latest.json" if mode == "full" else "quick.json")
+    out.write_bytes(orjson.dumps(res, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    console.print(f"results written to {out} in {res['duration_s']} s (server logs in {logdir})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""In-process cost of translating a 200 KB Claude Code request to an OpenAI Chat upstream.
+
+No HTTP: the same functions the proxy runs per request, stage by stage, on one request body:
+
+decode      ``orjson.loads`` of the raw body (``relay.decode_json``)
+parse       ``anthropic_messages.parse_request`` (wire -> IR)
+prepare     ``Relay.prepare`` (billing-header hygiene, upstream model name)
+estimate    ``tokens.estimate_request`` (the input-token estimate every call mints)
+render      ``openai_chat.render_request`` + the stream fields the OpenAI backend sets
+dumps       ``orjson.dumps`` of the upstream payload
+
+``total`` runs them all in sequence (what one request costs); ``count_tokens`` is what
+``/v1/messages/count_tokens`` costs (decode + parse + estimate).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from lingma_proxy import ir
+from lingma_proxy.dialects import anthropic_messages, openai_chat
+from lingma_proxy.features import tokens
+from lingma_proxy.relay import Relay, RelayOptions, decode_json
+
+try:
+    from . import claude_request
+except ImportError:  # run as a script from bench/
+    import claude_request  # type: ignore[no-redef]
+
+
+class _OpenAIStub:
+    """Just enough of a backend for ``Relay.prepare`` (it looks at ``kind`` only)."""
+
+    name = "bench"
+    kind = "openai"
+
+
+def upstream_payload(ureq: ir.Request) -> dict[str, Any]:
+    """What ``OpenAICompatBackend.stream`` builds before it sends (kept in step by hand)."""
+    payload = openai_chat.render_request(replace(ureq, stream=True))
+    payload["stream"] = True
+    if not isinstance(payload.get("stream_options"), dict):
+        payload["stream_options"] = {"include_usage": True}
+    return payload
+
+
+def _time(fn: Callable[[], object], repeat: int, budget: float) -> dict[str, float]:
+    for _ in range(3):
+        fn()
+    samples: list[float] = []
+    deadline = time.perf_counter() + budget
+    while len(samples) < repeat and (len(samples) < 5 or time.perf_counter() < deadline):
+        t0 = time.perf_counter_ns()
+        fn()
+        samples.append((time.perf_counter_ns() - t0) / 1e6)
+    return {"median_ms": statistics.median(samples), "min_ms": min(samples), "n": len(samples)}
+
+
+def measure(repeat: int = 50, budget: float = 4.0) -> dict[str, Any]:
+    """Stage timings (ms) of one ~200 KB Claude Code request; GC stays on, as in the proxy."""
+    body = claude_request.build()
+    raw = orjson.dumps(body)
+    relay = Relay({}, RelayOptions())
+    backend: Any = _OpenAIStub()
+    decoded = decode_json(raw)
+    req = anthropic_messages.parse_request(decoded)
+    ureq = relay.prepare(req, backend, "bench-model")
+    payload = upstream_payload(ureq)
+    out = orjson.dumps(payload)
+
+    def total() -> None:
+        r = anthropic_messages.parse_request(decode_json(raw))
+        tokens.estimate_request(r)
+        orjson.dumps(upstream_payload(relay.prepare(r, backend, "bench-model")))
+
+    def count() -> int:
+        return tokens.estimate_request(anthropic_messages.parse_request(decode_json(raw)))
+
+    stages: dict[str, Callable[[], object]] = {
+        "decode": lambda: decode_json(raw),
+        "parse": lambda: anthropic_messages.parse_request(decoded),
+        "prepare": lambda: relay.prepare(req, backend, "bench-model"),
+        "estimate": lambda: tokens.estimate_request(req),
+        "render": lambda: upstream_payload(ureq),
+        "dumps": lambda: orjson.dumps(payload),
+        "total": total,
+        "count_tokens": count,
+    }
+    results = {name: _time(fn, repeat, budget) for name, fn in stages.items()}
+    return {
+        "request_bytes": len(raw),
+        "upstream_bytes": len(out),
+        "messages": len(body["messages"]),
+        "tools": len(body["tools"]),
+        "system_bytes": len(orjson.dumps(body["system"])),
+        "estimated_input_tokens": tokens.estimate_request(req),
+        "stages": results,
+    }
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(measure(), indent=2))
