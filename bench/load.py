@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,6 +152,7 @@ class Block:
     ttfb: list[float]  # seconds, request sent -> first body byte read
     errors: int
     wall: float
+    server_cpu: float = 0.0  # CPU seconds the target's server used during the block
 
     @property
     def rps(self) -> float:
@@ -220,13 +222,19 @@ class Series:
     def round_medians(self, attr: str = "latencies") -> list[float]:
         return [statistics.median(getattr(b, attr)) if getattr(b, attr) else float("nan") for b in self.blocks]
 
+    def round_p99s(self) -> list[float]:
+        return [pct(b.latencies, 99) for b in self.blocks]
+
     def summary(self) -> dict[str, float]:
         lat, tt = self.all(), self.all("ttfb")
+        cpu = sum(b.server_cpu for b in self.blocks)
         return {
             "requests": len(lat),
             "errors": sum(b.errors for b in self.blocks),
             "p50_ms": ms(statistics.median(self.round_medians())) if lat else float("nan"),
-            "p99_ms": ms(pct(lat, 99)),
+            "p99_ms": ms(statistics.median(self.round_p99s())) if lat else float("nan"),
+            "p99_pooled_ms": ms(pct(lat, 99)),
+            "server_cpu_us_per_req": round(cpu / len(lat) * 1e6, 1) if lat else float("nan"),
             "ttfb_p50_ms": ms(statistics.median(self.round_medians("ttfb"))) if tt else float("nan"),
             "rps": statistics.median(b.rps for b in self.blocks) if self.blocks else 0.0,
         }
@@ -242,9 +250,18 @@ def added(proxied: Series, direct: Series, attr: str = "latencies") -> float:
     return ms(statistics.median(diffs))
 
 
+def added_p99(proxied: Series, direct: Series) -> float:
+    """Median over rounds of (proxied round p99 - direct round p99), in ms."""
+    return ms(statistics.median(p - d for p, d in zip(proxied.round_p99s(), direct.round_p99s())))
+
+
 async def run_rounds(urls: dict[str, str], targets: list[Target], concurrency: int, n: int,
-                     warmup: int, rounds: int, time_limit: float) -> dict[str, Series]:
-    """Warm every target up, then ``rounds`` interleaved rounds of one block per target."""
+                     warmup: int, rounds: int, time_limit: float,
+                     cpu: Callable[[str], float] | None = None) -> dict[str, Series]:
+    """Warm every target up, then ``rounds`` interleaved rounds of one block per target.
+
+    ``cpu(server)`` reads the CPU seconds a server process has used (outside the timed loop).
+    """
     timeout = aiohttp.ClientTimeout(total=60)
     sessions = {
         server: aiohttp.ClientSession(
@@ -260,7 +277,9 @@ async def run_rounds(urls: dict[str, str], targets: list[Target], concurrency: i
         for r in range(rounds):
             k = r % len(targets)
             for t in targets[k:] + targets[:k]:
+                c0 = cpu(t.server) if cpu else 0.0
                 block = await run_block(sessions[t.server], urls[t.server] + t.path, t, n, concurrency, time_limit)
+                block.server_cpu = cpu(t.server) - c0 if cpu else 0.0
                 series[t.name].blocks.append(block)
         return series
     finally:

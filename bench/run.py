@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -113,7 +114,7 @@ def summarize(series: dict[str, load.Series], targets: list[load.Target]) -> dic
         if t.baseline is not None:
             base = series[t.baseline]
             s["added_p50_ms"] = load.added(series[t.name], base)
-            s["added_p99_ms"] = round(s["p99_ms"] - base.summary()["p99_ms"], 4)
+            s["added_p99_ms"] = load.added_p99(series[t.name], base)
             if t.stream:
                 s["added_ttfb_ms"] = load.added(series[t.name], base, "ttfb")
             s["baseline"] = t.baseline
@@ -121,7 +122,8 @@ def summarize(series: dict[str, load.Series], targets: list[load.Target]) -> dic
     return out
 
 
-async def drive(urls: dict[str, str], p: dict[str, Any], levels: list[int]) -> dict[str, Any]:
+async def drive(urls: dict[str, str], p: dict[str, Any], levels: list[int],
+                cpu: Callable[[str], float]) -> dict[str, Any]:
     targets = load.scenario_targets()
     ctargets = load.stream_targets(CHUNKS_MODEL)
     ptargets = load.stream_targets(PACED_MODEL)
@@ -137,21 +139,22 @@ async def drive(urls: dict[str, str], p: dict[str, Any], levels: list[int]) -> d
         n, warm = p["levels"][c]
         t0 = time.monotonic()
         console.print(f"[bold]concurrency {c}[/]: {p['rounds']} rounds x {len(targets)} targets x {n} requests")
-        series = await load.run_rounds(urls, targets, c, n, warm, p["rounds"], p["block_limit"])
+        series = await load.run_rounds(urls, targets, c, n, warm, p["rounds"], p["block_limit"], cpu)
         results["scenarios"][str(c)] = summarize(series, targets)
         console.print(f"  done in {time.monotonic() - t0:.1f} s")
     console.print(f"[bold]{CHUNKS}-chunk streams[/]: {p['chunk_rounds']} rounds x {p['chunk_n']} requests")
     series = await load.run_rounds(urls, ctargets, 1, p["chunk_n"], p["chunk_warmup"], p["chunk_rounds"],
-                                   p["block_limit"])
+                                   p["block_limit"], cpu)
     chunks = summarize(series, ctargets)
     for name, s in chunks.items():
         if "added_p50_ms" in s:
             s["per_chunk_us"] = round(s["added_p50_ms"] * 1000 / CHUNKS, 3)
+            s["cpu_per_chunk_us"] = round(s["server_cpu_us_per_req"] / CHUNKS, 2)
     results["chunks_1000"] = chunks
     console.print(f"[bold]{PACED_CONCURRENCY} concurrent paced streams[/] (100 chunks 10 ms apart): "
                   f"{p['paced_rounds']} rounds x {p['paced_n']} requests")
     series = await load.run_rounds(urls, ptargets, PACED_CONCURRENCY, p["paced_n"], PACED_CONCURRENCY,
-                                   p["paced_rounds"], p["block_limit"])
+                                   p["paced_rounds"], p["block_limit"], cpu)
     results["paced_16"] = summarize(series, ptargets)
     return results
 
@@ -169,12 +172,24 @@ def run_servers(p: dict[str, Any], levels: list[int], logdir: Path,
         idle = procs.rss_kb(proxy.pid)
         console.print(f"upstream {up_url} (pid {up.pid}), proxy {proxy_url} (pid {proxy.pid}), "
                       f"ready in {ready:.2f} s, idle RSS {idle['VmRSS'] / 1024:.1f} MB")
+        pids = {"upstream": up.pid, "proxy": proxy.pid}
+
+        def cpu(server: str) -> float:
+            return procs.cpu_seconds(pids[server])
+
+        ours0 = sum(procs.cpu_seconds(pid) for pid in (up.pid, proxy.pid, os.getpid()))
+        busy0, total0 = procs.machine_cpu()
+        coro = drive({"upstream": up_url, "proxy": proxy_url}, p, levels, cpu)
         try:
             import uvloop
         except ImportError:
-            res = asyncio.run(drive({"upstream": up_url, "proxy": proxy_url}, p, levels))
+            res = asyncio.run(coro)
         else:
-            res = uvloop.run(drive({"upstream": up_url, "proxy": proxy_url}, p, levels))
+            res = uvloop.run(coro)
+        busy1, total1 = procs.machine_cpu()
+        ours1 = sum(procs.cpu_seconds(pid) for pid in (up.pid, proxy.pid, os.getpid()))
+        # CPU the rest of the machine used while we measured: the noise indicator.
+        res["foreign_cpu_share"] = round(max(0.0, (busy1 - busy0) - (ours1 - ours0)) / (total1 - total0), 3)
         time.sleep(1.0)
         after = procs.rss_kb(proxy.pid)
         res["startup"] = {"proxy_ready_s": round(ready, 3)}
@@ -226,7 +241,7 @@ def f(v: Any, digits: int = 2) -> str:
 def report(res: dict[str, Any]) -> None:
     t = Table(title="Latency added by the proxy (ms; p50 = median of per-round medians)")
     for col in ("c", "path", "direct p50", "proxy p50", "added p50", "direct p99", "proxy p99",
-                "added p99", "added TTFB", "direct req/s", "proxy req/s", "errors"):
+                "added p99", "added TTFB", "direct req/s", "proxy req/s", "proxy CPU µs/req", "errors"):
         t.add_column(col, justify="right" if col not in ("path",) else "left")
     for c, scen in res.get("scenarios", {}).items():
         for name, s in scen.items():
@@ -236,18 +251,20 @@ def report(res: dict[str, Any]) -> None:
             t.add_row(c, name, f(base["p50_ms"], 3), f(s["p50_ms"], 3), f(s["added_p50_ms"], 3),
                       f(base["p99_ms"], 3), f(s["p99_ms"], 3), f(s["added_p99_ms"], 3),
                       f(s.get("added_ttfb_ms"), 3), f(base["rps"], 0), f(s["rps"], 0),
-                      str(s["errors"] + base["errors"]))
+                      f(s["server_cpu_us_per_req"], 0), str(s["errors"] + base["errors"]))
     console.print(t)
     if "chunks_1000" in res:
         t = Table(title=f"{CHUNKS}-chunk stream, sequential (ms)")
-        for col in ("path", "direct total", "proxy total", "added", "per chunk (µs)", "proxy TTFB"):
+        for col in ("path", "direct total", "proxy total", "added", "per chunk (µs)", "proxy CPU per chunk (µs)",
+                    "direct TTFB", "proxy TTFB"):
             t.add_column(col, justify="right" if col != "path" else "left")
         ch = res["chunks_1000"]
         for name, s in ch.items():
             if name.startswith("direct"):
                 continue
-            t.add_row(name, f(ch[s["baseline"]]["p50_ms"]), f(s["p50_ms"]), f(s["added_p50_ms"]),
-                      f(s["per_chunk_us"], 1), f(s["ttfb_p50_ms"]))
+            base = ch[s["baseline"]]
+            t.add_row(name, f(base["p50_ms"]), f(s["p50_ms"]), f(s["added_p50_ms"]), f(s["per_chunk_us"], 1),
+                      f(s["cpu_per_chunk_us"], 1), f(base["ttfb_p50_ms"]), f(s["ttfb_p50_ms"]))
         console.print(t)
     if "paced_16" in res:
         t = Table(title=f"{PACED_CONCURRENCY} concurrent paced streams, 100 chunks 10 ms apart (ms)")
@@ -275,6 +292,8 @@ def report(res: dict[str, Any]) -> None:
         console.print(f"proxy RSS: idle {r['idle_mb']} MB, after load {r['after_load_mb']} MB, "
                       f"peak {r['peak_mb']} MB; upstream {r['upstream_mb']} MB; "
                       f"proxy ready in {res['startup']['proxy_ready_s']} s")
+        console.print(f"other processes used {res['foreign_cpu_share']:.0%} of the machine's CPU "
+                      f"during the load (machine {res['machine']['busy_share_before']:.0%} busy before)")
     t = Table(title="Targets")
     for col in ("target", "limit", "measured", "verdict"):
         t.add_column(col, justify="left" if col == "target" else "right")
@@ -302,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="run the proxy under cProfile (numbers inflated; not saved as results)")
     ap.add_argument("--concurrency", default=None, help="comma-separated subset of 1,16,64")
     ap.add_argument("--out", default=None, help="results JSON (default bench/results/latest.json)")
+    ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                    help="wait up to SECONDS for the machine to be under 25%% busy before starting")
     args = ap.parse_args(argv)
     mode = "quick" if args.quick else "full"
     p = MODES[mode]
@@ -317,6 +338,16 @@ def main(argv: list[str] | None = None) -> int:
                            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                            "params": {**p, "levels": {str(k): v for k, v in p["levels"].items()}},
                            "client": "aiohttp, one process (uvloop), separate from proxy and upstream"}
+    deadline = time.monotonic() + args.wait_quiet
+    while True:
+        busy = procs.busy_share(1.0)
+        if busy <= 0.25 or time.monotonic() >= deadline:
+            break
+        console.print(f"machine {busy:.0%} busy: waiting for a quieter moment")
+    res["machine"]["busy_share_before"] = round(busy, 3)
+    if busy > 0.25:
+        console.print(f"[yellow]warning: other processes keep the machine {busy:.0%} busy; "
+                      f"expect noisy numbers[/]")
     if not args.profile:
         console.print("[bold]translation[/] (in-process, before the servers start)")
         res["translation"] = translation.measure(p["translation_repeat"])

@@ -4,9 +4,10 @@ No HTTP: the same functions the proxy runs per request, stage by stage, on one r
 
 decode      ``orjson.loads`` of the raw body (``relay.decode_json``)
 parse       ``anthropic_messages.parse_request`` (wire -> IR)
-prepare     ``Relay.prepare`` (billing-header hygiene, upstream model name)
+prepare     ``Relay.prepare`` (billing-header hygiene, upstream model name) and the relay's
+            transform planning (``relay.transforms.plan_transforms``) when it exists
 estimate    ``tokens.estimate_request`` (the input-token estimate every call mints)
-render      ``openai_chat.render_request`` + the stream fields the OpenAI backend sets
+render      ``OpenAICompatBackend.payload`` (``openai_chat.render_request`` + stream fields)
 dumps       ``orjson.dumps`` of the upstream payload
 
 ``total`` runs them all in sequence (what one request costs); ``count_tokens`` is what
@@ -24,9 +25,15 @@ from typing import Any
 import orjson
 
 from lingma_proxy import ir
+from lingma_proxy.backends.openai_compat import OpenAICompatBackend
 from lingma_proxy.dialects import anthropic_messages, openai_chat
 from lingma_proxy.features import tokens
 from lingma_proxy.relay import Relay, RelayOptions, decode_json
+
+try:
+    from lingma_proxy.relay.transforms import plan_transforms
+except ImportError:  # a relay without feature transforms
+    plan_transforms = None
 
 try:
     from . import claude_request
@@ -34,20 +41,23 @@ except ImportError:  # run as a script from bench/
     import claude_request  # type: ignore[no-redef]
 
 
-class _OpenAIStub:
-    """Just enough of a backend for ``Relay.prepare`` (it looks at ``kind`` only)."""
-
-    name = "bench"
-    kind = "openai"
+# Built, never connected: no I/O happens until stream() or list_models() is called.
+BACKEND = OpenAICompatBackend("bench", "http://127.0.0.1:9/v1", default_model="bench-model")
 
 
 def upstream_payload(ureq: ir.Request) -> dict[str, Any]:
-    """What ``OpenAICompatBackend.stream`` builds before it sends (kept in step by hand)."""
-    payload = openai_chat.render_request(replace(ureq, stream=True))
-    payload["stream"] = True
-    if not isinstance(payload.get("stream_options"), dict):
-        payload["stream_options"] = {"include_usage": True}
-    return payload
+    """The body the OpenAI backend sends upstream."""
+    build = getattr(BACKEND, "payload", None)
+    if build is not None:
+        return build(ureq)  # type: ignore[no-any-return]
+    return openai_chat.render_request(replace(ureq, stream=True))
+
+
+def relay_prepare(relay: Relay, req: ir.Request) -> ir.Request:
+    ureq = relay.prepare(req, BACKEND, "bench-model")
+    if plan_transforms is not None:
+        _, ureq = plan_transforms(req, ureq, BACKEND, relay.options.tool_mode)
+    return ureq
 
 
 def _time(fn: Callable[[], object], repeat: int, budget: float) -> dict[str, float]:
@@ -67,17 +77,16 @@ def measure(repeat: int = 50, budget: float = 4.0) -> dict[str, Any]:
     body = claude_request.build()
     raw = orjson.dumps(body)
     relay = Relay({}, RelayOptions())
-    backend: Any = _OpenAIStub()
     decoded = decode_json(raw)
     req = anthropic_messages.parse_request(decoded)
-    ureq = relay.prepare(req, backend, "bench-model")
+    ureq = relay_prepare(relay, req)
     payload = upstream_payload(ureq)
     out = orjson.dumps(payload)
 
     def total() -> None:
         r = anthropic_messages.parse_request(decode_json(raw))
         tokens.estimate_request(r)
-        orjson.dumps(upstream_payload(relay.prepare(r, backend, "bench-model")))
+        orjson.dumps(upstream_payload(relay_prepare(relay, r)))
 
     def count() -> int:
         return tokens.estimate_request(anthropic_messages.parse_request(decode_json(raw)))
@@ -85,7 +94,7 @@ def measure(repeat: int = 50, budget: float = 4.0) -> dict[str, Any]:
     stages: dict[str, Callable[[], object]] = {
         "decode": lambda: decode_json(raw),
         "parse": lambda: anthropic_messages.parse_request(decoded),
-        "prepare": lambda: relay.prepare(req, backend, "bench-model"),
+        "prepare": lambda: relay_prepare(relay, req),
         "estimate": lambda: tokens.estimate_request(req),
         "render": lambda: upstream_payload(ureq),
         "dumps": lambda: orjson.dumps(payload),

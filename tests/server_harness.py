@@ -45,3 +45,16 @@ class ServerThread:
     def __exit__(self, *exc: Any) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def make_settings(**overrides: Any) -> Any:
+    """Settings for a server over the scripted backend (tests pass the backends themselves)."""
+    from lingma_proxy.config import Settings
+
+    base: dict[str, Any] = {"backend": "scripted", "ping_interval": 10.0}
+    base.update(overrides)
+    return Settings(**base)
+
+
+def make_settings_fast_ping(**overrides: Any) -> Any:
+    return make_settings(**{"ping_interval": 0.1, **overrides})

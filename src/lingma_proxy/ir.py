@@ -421,13 +421,16 @@ def response_events(resp: Response) -> list[Event]:
             if part.redacted:
                 out += [BlockStart(i, "thinking", redacted_data=part.encrypted or ""), BlockStop(i)]
                 continue
-            out += [BlockStart(i, "thinking"), ThinkingDelta(i, part.text)]
+            out += [BlockStart(i, "thinking", item_id=part.item_id), ThinkingDelta(i, part.text)]
             if part.signature or part.encrypted:
                 out.append(SignatureDelta(i, part.signature or "", part.encrypted or ""))
             out.append(BlockStop(i))
         elif isinstance(part, ToolCallPart):
             out += [
-                BlockStart(i, "tool_call", id=part.id, name=part.name, tool_kind=part.kind),
+                BlockStart(
+                    i, "tool_call", id=part.id, name=part.name, tool_kind=part.kind,
+                    item_id=part.item_id,
+                ),
                 ToolArgsDelta(i, part.arguments),
                 BlockStop(i),
             ]

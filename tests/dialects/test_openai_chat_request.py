@@ -10,11 +10,10 @@ from typing import Any
 
 import pydantic
 import pytest
+from dialects.test_openai_chat_support import check_json, goldens, load_request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai.types.chat import completion_create_params as ccp
-
-from dialects.test_openai_chat_support import check_json, goldens, load_request
 
 from lingma_proxy import errors, ir
 from lingma_proxy.dialects import openai_chat as oc
@@ -98,10 +97,15 @@ def test_image_facts() -> None:
     (result,) = req.messages[2].content
     assert isinstance(result, ir.ToolResultPart) and isinstance(result.content[1], ir.ImagePart)
     body = oc.render_request(req)
-    assert _roles(body) == ["system", "user", "assistant", "tool", "user", "user"][1:]
+    assert _roles(body) == ["user", "assistant", "tool", "user"]  # the next user turn joins the images
     tool_msg, shown = body["messages"][2], body["messages"][3]
     assert tool_msg == {"role": "tool", "tool_call_id": "call_s", "content": "Captured."}
-    assert shown["content"][1] == {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQSkZJRg=="}}
+    assert shown["content"] == [
+        {"type": "text", "text": "Image output of tool call call_s:"},
+        {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQSkZJRg=="}},
+        {"type": "text", "text": "What changed?"},
+    ]
+    assert body["messages"][1]["tool_calls"][0]["function"]["arguments"] == "{}"  # "" is no JSON object
     assert body["messages"][0]["content"][1]["image_url"]["url"].startswith("data:image/png;base64,iVBOR")
 
 

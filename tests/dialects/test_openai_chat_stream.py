@@ -5,14 +5,23 @@ accumulator, and parsed back to the same IR."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any
 
 import orjson
 import pytest
+from dialects.test_openai_chat_support import (
+    CREATED,
+    check_bytes,
+    check_ir_stream,
+    goldens,
+    parse_sse,
+    strip_for_chat,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
-
-from dialects.test_openai_chat_support import CREATED, check_bytes, check_ir_stream, goldens, parse_sse, strip_for_chat
 
 from lingma_proxy import errors, ir
 from lingma_proxy.dialects import openai_chat as oc
@@ -200,3 +209,37 @@ def test_render_error_shape() -> None:
     ctx = oc.render_error(errors.ContextLengthExceeded("too long"))
     assert ctx["error"]["code"] == "context_length_exceeded"
     assert oc.render_error(errors.RateLimited("slow"))["error"]["type"] == "rate_limit_error"
+
+
+# ----------------------------------------------------------------------------- round trip
+
+
+_TEXT = st.text(min_size=1, max_size=12).filter(lambda t: t.strip() and not t.lstrip().startswith("<"))
+_ARGS = st.dictionaries(st.text(max_size=4), st.text(max_size=6) | st.integers(-1000, 1000), max_size=3).map(
+    lambda d: orjson.dumps(d).decode()
+)
+_PART = st.one_of(
+    _TEXT.map(ir.TextPart),
+    _TEXT.map(ir.ThinkingPart),
+    st.builds(ir.ToolCallPart, st.from_regex(r"call_[a-z0-9]{4}", fullmatch=True), st.sampled_from(["Read", "Bash"]), _ARGS),
+)
+
+
+def _no_adjacent_same_kind(parts: list[ir.Part]) -> bool:
+    kinds = [type(p) for p in parts]
+    ok = all(not (a is b and a is not ir.ToolCallPart) for a, b in itertools.pairwise(kinds))
+    return ok and (not parts or not isinstance(parts[0], ir.TextPart) or not parts[0].text[:1].isspace())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PART, max_size=6).filter(_no_adjacent_same_kind), st.sampled_from(["end_turn", "max_tokens", "tool_use"]))
+def test_any_response_survives_render_then_parse(parts: list[ir.Part], reason: ir.StopReason) -> None:
+    if any(isinstance(p, ir.ToolCallPart) for p in parts) and reason == "end_turn":
+        reason = "tool_use"  # Chat cannot say "end_turn" next to tool calls
+    resp = ir.Response("msg_rt", "m", tuple(parts), reason, usage=ir.Usage(3, 4, 5, 0, 1))
+    parsed = parse_sse(render_stream(ir.response_events(resp)))
+    check_ir_stream(parsed)
+    assert dataclasses.replace(ir.accumulate(parsed), id="") == dataclasses.replace(resp, id="")
+    back = oc.parse_response(oc.render_response(resp, REQ, created=CREATED))
+    # a whole response folds text and reasoning into one of each
+    assert back.text() == resp.text() and back.tool_calls() == resp.tool_calls()

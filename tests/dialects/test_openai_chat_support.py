@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import goldens
+import pytest
 
 from lingma_proxy import ir, sse
 from lingma_proxy.dialects import openai_chat as oc
@@ -72,7 +73,7 @@ def check_ir_stream(events: list[ir.Event]) -> None:
         elif isinstance(ev, ir.SignatureDelta):
             assert open_block is not None and open_block.kind == "thinking"
         else:
-            raise AssertionError(f"unexpected event inside the message: {ev}")
+            pytest.fail(f"unexpected event inside the message: {ev}")
     assert open_block is None, f"block {open_block} never stopped"
 
 

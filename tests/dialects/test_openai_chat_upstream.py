@@ -5,12 +5,10 @@ split at every byte gives the same result; non-streaming answers and error bodie
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-
 from dialects.test_openai_chat_support import (
     FIXTURES,
     check_ir_stream,
@@ -18,6 +16,8 @@ from dialects.test_openai_chat_support import (
     normalized,
     parse_sse,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lingma_proxy import errors, ir, sse
 from lingma_proxy.dialects import openai_chat as oc
@@ -374,3 +374,81 @@ def test_parse_error_keeps_param_and_code() -> None:
 def test_parse_error_truncates_long_text() -> None:
     err = oc.parse_error(500, b"x" * 5000)
     assert len(err.message) <= 300 and err.message.endswith("...")
+
+
+# ----------------------------------------------------------------------------- fuzz
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=6),
+    lambda kids: st.lists(kids, max_size=3)
+    | st.dictionaries(
+        st.sampled_from(["choices", "delta", "index", "content", "tool_calls", "function", "name", "arguments",
+                         "id", "finish_reason", "usage", "reasoning_content", "reasoning", "refusal", "error",
+                         "message", "prompt_tokens", "type", "function_call", "stop_reason"]),
+        kids, max_size=4),
+    max_leaves=16,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(JSON, min_size=1, max_size=5))
+def test_random_chunks_give_valid_ir_or_a_proxy_error(chunks: list[Any]) -> None:
+    p = oc.StreamParser()
+    out: list[ir.Event] = []
+    try:
+        for c in chunks:
+            out += p.feed(sse.SSEEvent(data=orjson.dumps(c).decode()))
+        out += p.finish()
+    except errors.ProxyError:
+        return
+    check_ir_stream(out)
+
+
+ALPHA = st.text(alphabet="ab\"|ü日\\:,", min_size=1, max_size=5)
+TOOL_DELTA = st.fixed_dictionaries(
+    {},
+    optional={
+        "index": st.integers(0, 2),
+        "id": st.sampled_from(["c1", "c2", "c3"]),
+        "type": st.just("function"),
+        "function": st.fixed_dictionaries({}, optional={"name": st.sampled_from(["f", "g"]), "arguments": ALPHA}),
+    },
+)
+DELTA = st.one_of(
+    st.fixed_dictionaries({"content": ALPHA}),
+    st.fixed_dictionaries({"reasoning_content": ALPHA}),
+    st.fixed_dictionaries({"tool_calls": st.lists(TOOL_DELTA, min_size=1, max_size=3)}),
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(DELTA, min_size=1, max_size=12), st.sampled_from([None, "stop", "tool_calls", "length"]))
+def test_tool_call_soup_keeps_every_character(deltas: list[dict[str, Any]], finish: str | None) -> None:
+    """Whatever order fragments come in, IR blocks stay sequential and no text, reasoning or
+    argument character is lost (arguments here never form JSON, so nothing is deduplicated)."""
+    events = _run(*[_chunk(d) for d in deltas], _chunk({}, finish))
+    r = ir.accumulate(events)
+    fed_args = "".join(
+        tc.get("function", {}).get("arguments", "") for d in deltas for tc in d.get("tool_calls", [])
+    )
+    got_args = "".join(c.arguments for c in r.tool_calls() if c.arguments != "{}")
+    assert sorted(fed_args) == sorted(got_args)
+    assert r.text() == "".join(d.get("content", "") for d in deltas)
+    thinking = "".join(p.text for p in r.content if isinstance(p, ir.ThinkingPart))
+    assert thinking == "".join(d.get("reasoning_content", "") for d in deltas)
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON)
+def test_parse_response_never_crashes(body: Any) -> None:
+    try:
+        assert isinstance(oc.parse_response(body), ir.Response)
+    except errors.ProxyError:
+        pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(400, 599), st.one_of(st.binary(max_size=40), JSON.map(orjson.dumps)))
+def test_parse_error_always_answers(status: int, body: bytes) -> None:
+    assert isinstance(oc.parse_error(status, body), errors.ProxyError)

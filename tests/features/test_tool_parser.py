@@ -205,3 +205,34 @@ def test_check_arguments_edge_shapes() -> None:
 ])
 def test_loads_lenient(text: str, expected: Any) -> None:
     assert loads_lenient(text) == expected if expected is not FAIL else loads_lenient(text) is FAIL
+
+
+# --------------------------------------------------------------------------- hypothesis
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from lingma_proxy.features.tool_contract import build_contract  # noqa: E402
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=6), kids, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_parse_never_raises_and_keeps_text(text: str) -> None:
+    rest, calls = parse_actions(text, CLAUDE)
+    if not calls:
+        assert rest == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON, JSON, st.text(max_size=10))
+def test_odd_schemas_and_arguments_never_raise(schema: Any, args: Any, name: str) -> None:
+    weird = ir.Tool(name or "t", parameters=schema if isinstance(schema, dict) else {"properties": schema})
+    build_contract([weird, *CLAUDE[:2]], ir.ToolChoice("tool", name), False)
+    check_arguments(weird, args)
+    block = F + "json action\n" + json.dumps({"tool": weird.name, "parameters": args}) + "\n" + F
+    parse_actions(block, [weird])

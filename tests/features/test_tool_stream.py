@@ -91,6 +91,8 @@ def test_reply_whole() -> None:
     "pre\n{\"tool\": \"Bash\", \"parameters\": {\"command\": \"ls\"}}\npost",
     "code:\n" + F + "python\nx = '" + F + "json action'\n" + F + "\n" + act("Bash", {"command": "a"}),
     "bad " + F + "json action\n{\"tool\": \"Nope\", \"parameters\": {}}\n" + F + " tail",
+    "````" + act("Bash", {"command": "x"}) + "``````python\n<function=Bash></tool_call>```",
+    "[TOOL_CALLS]Bash[ARGS]{\"command\": \"ls\"} <function=Bash><parameter=command>pwd</parameter></function>",
 ])
 def test_split_at_every_position(text: str) -> None:
     want = expected(text)

@@ -6,15 +6,7 @@ from typing import Any
 import pytest
 
 from fakes.ir_backend import ScriptedBackend
-from server_harness import ServerThread
-
-
-def make_settings(**overrides: Any) -> Any:
-    from lingma_proxy.config import Settings
-
-    base: dict[str, Any] = {"backend": "scripted", "ping_interval": 10.0}
-    base.update(overrides)
-    return Settings(**base)
+from server_harness import ServerThread, make_settings
 
 
 @pytest.fixture

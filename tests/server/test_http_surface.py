@@ -8,7 +8,7 @@ import pytest
 
 from fakes.ir_backend import ScriptedBackend
 from server_harness import ServerThread
-from tests_server_helpers import make_settings_fast_ping
+from server_harness import make_settings_fast_ping
 
 
 def test_models_and_discovery_shapes(server) -> None:

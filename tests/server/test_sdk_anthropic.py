@@ -97,7 +97,7 @@ def test_mid_stream_error_event(client, scripted) -> None:
 
 def test_ping_sent_while_upstream_is_silent(scripted) -> None:
     from server_harness import ServerThread
-    from tests_server_helpers import make_settings_fast_ping
+    from server_harness import make_settings_fast_ping
 
     scripted.push(("sleep", 0.5), *text_script("late"))
     with ServerThread(make_settings_fast_ping(), {"scripted": scripted}) as srv:

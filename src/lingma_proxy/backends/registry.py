@@ -49,6 +49,13 @@ def _openai(cfg: Any, settings: Any) -> Backend:
     )
 
 
+@register("remote")
+def _remote(cfg: Any, settings: Any) -> Backend:
+    from .lingma.remote import from_settings
+
+    return from_settings(cfg, settings)
+
+
 @dataclass
 class Built:
     backends: dict[str, Backend]

@@ -72,6 +72,24 @@ def _prefix_status(b: str, lit: str) -> int:
     return _MATCH if len(b) >= len(lit) else _PARTIAL
 
 
+def _merged(segments: list[Segment]) -> list[Segment]:
+    if len(segments) < 2:
+        return segments
+    out: list[Segment] = []
+    run: list[str] = []
+    for seg in segments:
+        if isinstance(seg, str):
+            run.append(seg)
+            continue
+        if run:
+            out.append("".join(run))
+            run = []
+        out.append(seg)
+    if run:
+        out.append("".join(run))
+    return out
+
+
 class BlockScanner:
     """Feed text, get ``str`` segments (plain text) and ``Block`` segments, in order."""
 
@@ -107,7 +125,7 @@ class BlockScanner:
         if text:
             self._buf += text
             self._run(out)
-        return out
+        return _merged(out)
 
     def finish(self) -> list[Segment]:
         """End of the text: release what is held; an unclosed block is offered as such."""
@@ -132,18 +150,14 @@ class BlockScanner:
             break
         self._line_blank = True
         self._reset_block()
-        return out
+        return _merged(out)
 
     # ------------------------------------------------------------------ internals
 
     def _emit(self, out: list[Segment], s: str) -> None:
         if not s:
             return
-        last = out[-1] if out else None
-        if isinstance(last, str):
-            out[-1] = last + s
-        else:
-            out.append(s)
+        out.append(s)  # adjacent strings are joined once, in _merged
         i = s.rfind("\n")
         if i >= 0:
             self._line_blank = not s[i + 1:].strip(" \t")
@@ -186,6 +200,9 @@ class BlockScanner:
                 q = p + 1
                 while b[p] == "`" and q < len(b) and b[q] == "`":
                     q += 1
+                if b[p] == "`" and q == len(b):  # the run may go on in the next delta
+                    self._buf = b[p:]
+                    return False
                 self._emit(out, b[p:q])
                 pos = q
                 continue

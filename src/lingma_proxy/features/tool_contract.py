@@ -352,10 +352,14 @@ class _Parts:
             self.parts.append(p)
 
 
+def _attr(value: str) -> str:
+    return value.replace("&", "&amp;").replace('"', "&quot;")
+
+
 def render_tool_result(part: ir.ToolResultPart, tool_name: str | None, out: _Parts) -> None:
-    attrs = f' call_id="{part.tool_call_id}"'
+    attrs = f' call_id="{_attr(part.tool_call_id)}"'
     if tool_name:
-        attrs += f' tool="{tool_name}"'
+        attrs += f' tool="{_attr(tool_name)}"'
     if part.is_error:
         attrs += ' status="error"'
     out.text(f"<tool_result{attrs}>")

@@ -59,7 +59,7 @@ def generation(dialect: ModuleType) -> Callable[[Request], Awaitable[Response]]:
             raw = await read_body(request, request.app.state.settings.max_body_bytes)
         except errors.ProxyError as exc:
             return error_response(dialect, exc)
-        return send(await relay.handle(dialect, raw, disconnect_waiter(request)))
+        return send(await relay.handle(dialect, raw, disconnect_waiter(request), path=request.url.path))
 
     return endpoint
 

@@ -40,6 +40,7 @@ def relay_options(settings: Any, built: registry.Built) -> RelayOptions:
         routes=tuple(RouteRule(r.pattern, r.backend, r.model) for r in settings.routes),
         max_concurrent=settings.max_concurrent,
         ping_interval=settings.ping_interval,
+        tool_mode=settings.tool_mode,
         unavailable_reason=built.unavailable_reason,
     )
 

@@ -106,7 +106,7 @@ class RemoteBackend:
                                             sock_connect=self._connect_timeout or None)
             if self._proxy.startswith("socks"):
                 try:
-                    from aiohttp_socks import ProxyConnector  # type: ignore[import-not-found]
+                    from aiohttp_socks import ProxyConnector
                 except ImportError:
                     raise errors.UpstreamUnavailable(
                         "--remote-proxy-url is a socks5 proxy, which needs the aiohttp-socks package "
@@ -127,6 +127,8 @@ class RemoteBackend:
         s, self._session = self._session, None
         if s is not None and not s.closed:
             await s.close()
+        if self.image_backend is not None:
+            await self.image_backend.aclose()
 
     async def credential(self) -> Credential:
         return await asyncio.to_thread(self.store.get)
@@ -182,11 +184,11 @@ class RemoteBackend:
         try:
             models = await self._fetch_models(cred, base, timeout)
         except errors.ProxyError as exc:
-            models = await self._probe_other_hosts(cred, exc, timeout)
-            if models is None:
+            probed = await self._probe_other_hosts(cred, exc, timeout)
+            if probed is None:
                 self._models_error = (now, key, exc)
                 raise
-            base = self._base
+            models, base = probed, self._base
         self._models = (time.monotonic(), (cred.user_id, base), models)
         self._models_error = None
         return models
@@ -253,6 +255,11 @@ class RemoteBackend:
             async for ev in route_images(self, request):
                 yield ev
             return
+        async for ev in self.stream_remote(request):
+            yield ev
+
+    async def stream_remote(self, request: ir.Request) -> AsyncIterator[ir.Event]:
+        """The remote API only (images, if any, inline)."""
         cred = await self.credential()
         known = self._models[2] if self._models is not None else ()
         primary = remote_models.normalize(request.model or self.default_model, known) or self.default_model
@@ -453,3 +460,43 @@ async def _rest(resp: aiohttp.ClientResponse) -> bytes:
         return await _read_capped(resp, _MAX_ERROR_BODY)
     except _DROPS:
         return b""
+
+
+def from_settings(cfg: Any, settings: Any) -> RemoteBackend:
+    """The backend for a ``remote`` entry: the entry's own ``base_url``/``model``/``options``
+    (``auth_file``, ``proxy_url``, ``version``, ``identity``, ``cache_dir``, ``fallback``,
+    ``fallback_models``) over the global ``remote_*`` settings."""
+    opts: Mapping[str, Any] = getattr(cfg, "options", None) or {}
+
+    def opt(key: str, default: Any) -> Any:
+        v = opts.get(key)
+        return default if v is None or v == "" else v
+
+    image_backend = None
+    if opt("image_route", "inline") == "ipc":
+        from ..registry import FACTORIES
+
+        ipc_cfg = settings.backend_named("ipc") if hasattr(settings, "backend_named") else None
+        factory = FACTORIES.get("ipc")
+        if factory is None:
+            log.warning("options.image_route is 'ipc' but no IPC backend is available; images go inline")
+        else:
+            from ...config import BackendConfig
+
+            image_backend = factory(ipc_cfg or BackendConfig("ipc", "ipc", settings.ws_url), settings)
+    return RemoteBackend(
+        cfg.name,
+        image_backend=image_backend,
+        base_url=cfg.base_url or settings.remote_base_url,
+        auth_file=opt("auth_file", settings.remote_auth_file),
+        cache_dir=opt("cache_dir", settings.cache_dir),
+        proxy_url=opt("proxy_url", settings.remote_proxy_url),
+        version=opt("version", settings.remote_version),
+        identity=opt("identity", settings.remote_identity),
+        default_model=cfg.model or settings.model or remote_models.DEFAULT_MODEL,
+        fallback=bool(opt("fallback", settings.remote_fallback)),
+        fallback_models=tuple(opt("fallback_models", settings.remote_fallback_models)),
+        connect_timeout=settings.connect_timeout,
+        first_byte_timeout=settings.first_byte_timeout,
+        total_timeout=settings.timeout,
+    )

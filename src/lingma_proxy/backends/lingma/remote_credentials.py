@@ -109,7 +109,8 @@ def parse_credentials_file(data: bytes, path: str) -> Credential:
         raise CredentialError(f"credentials file {path} is not valid JSON (line {e.lineno})") from None
     if not isinstance(doc, dict):
         raise CredentialError(f"credentials file {path} must hold a JSON object")
-    auth = doc.get("auth") if isinstance(doc.get("auth"), dict) else doc
+    nested = doc.get("auth")
+    auth: dict[str, Any] = nested if isinstance(nested, dict) else doc
     values = {
         "cosy_key": _str(auth.get("cosy_key") or auth.get("key")),
         "encrypt_user_info": _str(auth.get("encrypt_user_info")),

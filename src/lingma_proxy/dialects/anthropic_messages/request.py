@@ -47,7 +47,7 @@ _DROPPED_BLOCKS = frozenset(
     }
 )
 
-_ROLES: frozenset[str] = frozenset({"user", "assistant", "system"})
+_ROLES: dict[str, ir.Role] = {"user": "user", "assistant": "assistant", "system": "system"}
 
 Parts = list[ir.Part]
 
@@ -128,10 +128,11 @@ def _text_block(raw: object, param: str) -> ir.TextPart:
 
 def _message(raw: object, param: str) -> ir.Message:
     msg = want_dict(raw, param)
-    role = msg.get("role")
-    if not isinstance(role, str) or role not in _ROLES:
+    raw_role = msg.get("role")
+    role = _ROLES.get(raw_role) if isinstance(raw_role, str) else None
+    if role is None:
         fail(
-            f"{param}.role: expected 'user', 'assistant' or 'system', got {role!r}",
+            f"{param}.role: expected 'user', 'assistant' or 'system', got {raw_role!r}",
             f"{param}.role",
         )
     if "content" not in msg:

@@ -5,7 +5,13 @@
 from ._common import NAME
 from .request import parse_request
 from .request_render import render_request
-from .response import parse_error, parse_response, render_error, render_response, split_think
+from .response import (
+    parse_error,
+    parse_response,
+    render_error,
+    render_response,
+    split_think,
+)
 from .stream import StreamRenderer
 from .stream_parse import StreamParser
 from .think import ThinkSplitter

@@ -70,7 +70,7 @@ def _int(value: object) -> int:
         return 0
     if isinstance(value, int):
         return max(value, 0)
-    if isinstance(value, float) and value == value and value >= 0:
+    if isinstance(value, float) and 0 <= value < 1e18:  # NaN fails the comparison
         return int(value)
     return 0
 
@@ -111,9 +111,10 @@ def render_usage(u: ir.Usage) -> dict[str, Any]:
 
 
 def dump_arguments(value: object) -> str:
-    """Tool-call arguments as text: strings as given, objects (Ollama) dumped, absent -> {}."""
+    """Whole tool-call arguments as text: strings as given, objects (Ollama) dumped, absent or
+    blank -> ``{}``."""
     if isinstance(value, str):
-        return value
+        return value if value.strip() else "{}"  # "" is no JSON object; templates choke on it
     if value is None:
         return "{}"
     try:

@@ -33,16 +33,19 @@ def _image(part: ir.ImagePart) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
+def _parts(parts: list[ir.TextPart | ir.ImagePart]) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": p.text} if isinstance(p, ir.TextPart) else _image(p) for p in parts]
+
+
 def _content(parts: list[ir.TextPart | ir.ImagePart]) -> str | list[dict[str, Any]]:
     if all(isinstance(p, ir.TextPart) for p in parts):
         return "".join(p.text for p in parts if isinstance(p, ir.TextPart))
-    return [
-        {"type": "text", "text": p.text} if isinstance(p, ir.TextPart) else _image(p)
-        for p in parts
-    ]
+    return _parts(parts)
 
 
-def _user(msg: ir.Message, out: list[dict[str, Any]]) -> None:
+def _user(msg: ir.Message, out: list[dict[str, Any]], shown_msg: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Append ``tool`` messages and the user message; returns the user message when it
+    carries images from tool results (the caller merges a following user turn into it)."""
     own: list[ir.TextPart | ir.ImagePart] = []
     shown: list[ir.TextPart | ir.ImagePart] = []  # images returned by tools
     for part in msg.content:
@@ -59,12 +62,19 @@ def _user(msg: ir.Message, out: list[dict[str, Any]]) -> None:
             out.append({"role": "tool", "tool_call_id": part.tool_call_id, "content": text})
         elif isinstance(part, (ir.TextPart, ir.ImagePart)):
             own.append(part)
+    if not shown and shown_msg is not None and out[-1] is shown_msg:
+        # Tool images went into a user message of our own; the client's next turn joins it
+        # rather than making two user turns in a row (strict templates demand alternation).
+        shown_msg["content"] += _parts(own)
+        return None
     parts = shown + own
     if parts or not out or out[-1]["role"] != "tool":
         m: dict[str, Any] = {"role": "user", "content": _content(parts)}
         if msg.name:
             m["name"] = msg.name
         out.append(m)
+        return m if shown else None
+    return None
 
 
 def _assistant(msg: ir.Message, out: list[dict[str, Any]]) -> None:
@@ -126,9 +136,10 @@ def render_request(req: ir.Request) -> dict[str, Any]:
     messages: list[dict[str, Any]] = []
     if req.system:
         messages.append({"role": "system", "content": req.system_text()})
+    shown: dict[str, Any] | None = None
     for msg in req.messages:
         if msg.role == "user":
-            _user(msg, messages)
+            shown = _user(msg, messages, shown)
         elif msg.role == "assistant":
             _assistant(msg, messages)
         else:

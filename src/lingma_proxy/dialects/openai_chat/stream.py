@@ -24,8 +24,17 @@ class StreamRenderer:
     that ended without ``MessageStop`` so the client never hangs."""
 
     __slots__ = (
-        "_req", "_created", "_head", "_tail", "_usage_head", "_tools", "_n_tools", "_usage",
-        "_finished", "_done", "_include_usage",
+        "_created",
+        "_done",
+        "_finished",
+        "_head",
+        "_include_usage",
+        "_n_tools",
+        "_req",
+        "_tail",
+        "_tools",
+        "_usage",
+        "_usage_head",
     )  # fmt: skip
 
     def __init__(self, req: ir.Request | None = None, *, created: int | None = None) -> None:

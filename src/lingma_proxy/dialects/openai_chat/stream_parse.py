@@ -29,12 +29,20 @@ import orjson
 
 from ... import errors, ir
 from ...sse import SSEEvent
-from ._common import dump_arguments, error_from_payload, excerpt, mint_call_id, mint_completion_id, parse_usage, stop_reason
+from ._common import (
+    dump_arguments,
+    error_from_payload,
+    excerpt,
+    mint_call_id,
+    mint_completion_id,
+    parse_usage,
+    stop_reason,
+)
 from .think import Kind, ThinkSplitter
 
 
 class _Call:
-    __slots__ = ("id", "upstream_id", "index", "name", "args", "size", "block", "_checked", "_complete")
+    __slots__ = ("_checked", "_complete", "args", "block", "id", "index", "name", "size", "upstream_id")
 
     def __init__(self, index: int | None, cid: str | None) -> None:
         self.index = index
@@ -166,8 +174,10 @@ class StreamParser:
 
     # ------------------------------------------------------------------ text and thinking
 
-    def _emit(self, kind: Kind, text: str) -> None:
-        if self._live is not None or self._n_started < len(self._calls):
+    def _emit(self, kind: Kind, text: str, *, now: bool = False) -> None:
+        """Text or reasoning into the open block of its kind; deferred while a tool call is
+        unfinished, unless ``now`` (replaying deferred text right after its call closed)."""
+        if not now and (self._live is not None or self._n_started < len(self._calls)):
             live = self._live
             if live is None or self._n_started < len(self._calls) or not live.complete():
                 self._deferred.append((len(self._calls), kind, text))
@@ -195,7 +205,7 @@ class StreamParser:
                 break
             n += 1
             if text.strip():
-                self._emit(kind, text)
+                self._emit(kind, text, now=True)
         del self._deferred[:n]
 
     # ------------------------------------------------------------------ tool calls
@@ -210,7 +220,7 @@ class StreamParser:
         name = fn.get("name")
         name = name if isinstance(name, str) and name else None
         raw = fn.get("arguments")
-        frag = "" if raw is None else dump_arguments(raw)
+        frag = raw if isinstance(raw, str) else "" if raw is None else dump_arguments(raw)
         call = self._resolve(pos, count, idx, cid, name, frag)
         if name and not call.name:
             call.name = name

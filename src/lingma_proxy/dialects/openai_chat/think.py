@@ -31,7 +31,7 @@ def _partial_suffix(buf: str, tag: str) -> int:
 class ThinkSplitter:
     """``feed(content) -> [(kind, text)]``; ``flush()`` at the end of the stream."""
 
-    __slots__ = ("_mode", "_held")
+    __slots__ = ("_held", "_mode")
 
     def __init__(self) -> None:
         # start: nothing visible yet; think: inside the tag; after: just closed (drop the

@@ -10,6 +10,14 @@ import orjson
 
 from ... import errors, ir
 
+
+def _type_of(obj: Mapping[str, Any]) -> str | None:
+    """An object's ``type`` when it is a string; any other JSON value reads as unknown."""
+    value = obj.get("type")
+    if value is None or isinstance(value, str):
+        return value
+    return "<invalid>"
+
 NAME = "openai_responses"
 
 ENCRYPTED_INCLUDE = "reasoning.encrypted_content"
@@ -112,7 +120,7 @@ def render_format(fmt: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The Chat ``response_format`` shape (IR) -> Responses ``text.format``."""
     if fmt is None:
         return None
-    kind = fmt.get("type")
+    kind = _type_of(fmt)
     if kind == "json_object":
         return {"type": "json_object"}
     spec = fmt.get("json_schema")

@@ -6,6 +6,7 @@ from typing import Any
 
 from ... import ir
 from ...errors import InvalidRequest
+from ._wire import _type_of
 
 _EFFORTS: dict[str, ir.Effort] = {
     "minimal": "minimal",
@@ -34,7 +35,7 @@ def tools(value: Any) -> tuple[ir.Tool, ...]:
         p = f"tools[{i}]"
         if not isinstance(tool, dict):
             raise InvalidRequest(f"{p} must be an object", param=p)
-        kind = tool.get("type")
+        kind = _type_of(tool)
         if kind == "function":
             if isinstance(tool.get("function"), dict):  # Chat-shaped tool, tolerated
                 tool = tool["function"]
@@ -101,7 +102,7 @@ def tool_choice(value: Any) -> ir.ToolChoice | None:
         )
     if not isinstance(value, dict):
         raise InvalidRequest("tool_choice must be a string or an object", param="tool_choice")
-    if value.get("type") in ("function", "custom"):
+    if _type_of(value) in ("function", "custom"):
         name = value.get("name")
         if not isinstance(name, str) or not name:
             raise InvalidRequest("tool_choice.name must be a string", param="tool_choice.name")
@@ -132,7 +133,7 @@ def response_format(fmt: Any) -> dict[str, Any] | None:
         return None
     if not isinstance(fmt, dict):
         raise InvalidRequest("text.format must be an object", param="text.format")
-    kind = fmt.get("type")
+    kind = _type_of(fmt)
     if kind == "json_object":
         return {"type": "json_object"}
     if kind != "json_schema":

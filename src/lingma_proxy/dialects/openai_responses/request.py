@@ -16,7 +16,7 @@ import orjson
 
 from ... import ir
 from ...errors import InvalidRequest
-from ._wire import NAME, custom_arguments
+from ._wire import NAME, _type_of, custom_arguments
 from . import options as opt
 
 # Top-level fields the IR models; everything else travels in ``Request.extra``.
@@ -221,7 +221,7 @@ def _content(value: Any, p: str) -> list[ir.Part]:
         pp = f"{p}[{j}]"
         if not isinstance(part, dict):
             raise InvalidRequest(f"{pp} must be an object", param=pp)
-        kind = part.get("type")
+        kind = _type_of(part)
         if kind in _TEXT_PARTS or kind == "refusal":
             key = "refusal" if kind == "refusal" else "text"
             text = part.get(key)

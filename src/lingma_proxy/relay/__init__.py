@@ -1,0 +1,186 @@
+"""The only meeting point of dialects, backends, features and observers.
+
+``Relay.handle(dialect, raw_body)`` parses a client request into the IR, routes it to a backend,
+applies the feature transforms, and renders the backend's events back into the client's dialect,
+streaming or folded into one answer (``call.py`` does the per-request work). Observers (the
+recorder, traces) receive an ``Exchange`` when the request is over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from types import ModuleType
+from typing import Any
+
+import orjson
+
+from .. import errors, ir
+from ..backends.base import Backend
+from ..exchange import Exchange, Observer
+from ..features import hygiene, tokens
+from ..features.response_store import ResponseStore
+from .call import Call, Outcome, decode_json, error_outcome
+from .transforms import plan_transforms
+
+log = logging.getLogger("lingma_proxy.relay")
+
+__all__ = ["Relay", "RelayOptions", "RouteRule", "Outcome"]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRule:
+    pattern: str
+    backend: str
+    model: str | None = None
+
+
+@dataclass(slots=True)
+class RelayOptions:
+    default_backend: str | None = None
+    default_model: str = ""
+    routes: tuple[RouteRule, ...] = ()
+    max_concurrent: int = 8
+    ping_interval: float = 10.0
+    commit_window: float = 2.0  # seconds to wait for the first upstream event before headers
+    tool_mode: str = "auto"  # auto | native | emulate
+    unavailable_reason: str = ""  # why no backend is configured, shown on every call
+
+
+class Relay:
+    def __init__(self, backends: Mapping[str, Backend], options: RelayOptions,
+                 observers: list[Observer] | None = None) -> None:
+        self.backends = dict(backends)
+        self.options = options
+        self.semaphore = asyncio.Semaphore(max(1, options.max_concurrent))
+        self.response_store = ResponseStore()
+        self.observers: list[Observer] = list(observers or [])
+
+    # ------------------------------------------------------------------ routing
+
+    async def route(self, model: str) -> tuple[Backend, str]:
+        """The backend and upstream model name for a client's model name."""
+        opts = self.options
+        for rule in opts.routes:
+            if fnmatch.fnmatchcase(model, rule.pattern) and rule.backend in self.backends:
+                return self.backends[rule.backend], rule.model or model
+        backend = self.backends.get(opts.default_backend or "")
+        if backend is None:
+            raise errors.UpstreamUnavailable(
+                opts.unavailable_reason
+                or "no backend is configured: start LM Studio or Ollama, or run "
+                "`lingma-proxy serve --backend openai --openai-base-url URL`"
+            )
+        return backend, await self._upstream_model(backend, model)
+
+    async def _upstream_model(self, backend: Backend, model: str) -> str:
+        try:
+            models = await backend.list_models()
+        except errors.ProxyError:
+            models = []
+        for m in models:
+            if m.id == model or m.upstream_id == model:
+                return m.upstream_id or m.id
+        if self.options.default_model:
+            return self.options.default_model
+        if not models:
+            return model
+        # A free-form name (claude-opus-5-5, gpt-5.5) with no default configured: take the
+        # first chat model the backend offers rather than failing the agent's first turn.
+        chat = [m for m in models if "embed" not in m.id.lower()] or models
+        return chat[0].upstream_id or chat[0].id
+
+    async def list_models(self) -> list[ir.ModelInfo]:
+        seen: dict[str, ir.ModelInfo] = {}
+        for backend in self.backends.values():
+            try:
+                for m in await backend.list_models():
+                    seen.setdefault(m.id, m)
+            except errors.ProxyError as exc:
+                log.warning("listing models of %s failed: %s", backend.name, exc.message)
+        for rule in self.options.routes:
+            if not any(c in rule.pattern for c in "*?[") and rule.pattern not in seen:
+                seen[rule.pattern] = ir.ModelInfo(id=rule.pattern, backend=rule.backend,
+                                                  upstream_id=rule.model or rule.pattern)
+        return list(seen.values())
+
+    # ------------------------------------------------------------------ requests
+
+    def prepare(self, req: ir.Request, backend: Backend, upstream_model: str) -> ir.Request:
+        """The request as the backend should receive it (pure transforms only)."""
+        if backend.kind != "anthropic":
+            req = hygiene.strip_billing_header(req)
+        return replace(req, model=upstream_model)
+
+    async def handle(
+        self,
+        dialect: ModuleType,
+        raw: bytes,
+        wait_disconnect: Callable[[], Awaitable[Any]] | None = None,
+        *,
+        path: str = "",
+    ) -> Outcome:
+        ex = Exchange(id=secrets.token_hex(8), started=time.time(), dialect=dialect.NAME,
+                      path=path, request_body=raw) if self.observers else None
+        t0 = time.perf_counter()
+        try:
+            req = dialect.parse_request(decode_json(raw))
+            if ex is not None:
+                ex.client_model, ex.stream = req.model, req.stream
+            if dialect.NAME == "openai_responses":
+                req = self.response_store.expand(req)
+            backend, upstream_model = await self.route(req.model)
+            ureq = self.prepare(req, backend, upstream_model)
+            transforms, ureq = plan_transforms(req, ureq, backend, self.options.tool_mode)
+        except errors.ProxyError as exc:
+            outcome = error_outcome(dialect, exc)
+            if ex is not None:
+                ex.status, ex.error, ex.error_kind = exc.status, exc.message, exc.kind
+                ex.response_body = outcome.body
+                self.notify(ex, t0)
+            return outcome
+        if ex is not None:
+            ex.backend, ex.upstream_model = backend.name, ureq.model
+            ex.attempts.append(f"{backend.name}/{ureq.model}")
+        call = Call(self, dialect, req, ureq, backend, transforms, ex, t0)
+        if req.stream:
+            return await call.stream()
+        work = asyncio.ensure_future(call.complete())
+        if wait_disconnect is None:
+            return await work
+        watcher = asyncio.ensure_future(wait_disconnect())
+        try:
+            await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watcher.cancel()
+        if not work.done():
+            work.cancel()
+            if ex is not None:
+                ex.client_gone, ex.status = True, 499
+                self.notify(ex, t0)
+            return Outcome(status=499)
+        return work.result()
+
+    def notify(self, ex: Exchange, t0: float) -> None:
+        ex.latency_ms = (time.perf_counter() - t0) * 1000
+        for observer in self.observers:
+            try:
+                observer(ex)
+            except Exception:  # an observer must never break a request
+                log.exception("observer failed")
+
+    async def count_tokens(self, dialect: ModuleType, raw: bytes) -> Outcome:
+        """Token count answered locally (no upstream call, no slot taken)."""
+        try:
+            body = decode_json(raw)
+            if isinstance(body, dict) and "max_tokens" not in body:
+                body = {**body, "max_tokens": 1}
+            req = dialect.parse_request(body)
+        except errors.ProxyError as exc:
+            return error_outcome(dialect, exc)
+        return Outcome(body=orjson.dumps({"input_tokens": tokens.estimate_request(req)}))
