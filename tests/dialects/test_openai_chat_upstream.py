@@ -238,6 +238,11 @@ def test_legacy_function_call_delta() -> None:
     assert [(c.name, c.arguments) for c in r.tool_calls()] == [("f", '{"a":1}')] and r.stop_reason == "tool_use"
 
 
+def test_tool_calls_finish_without_a_call_is_end_turn() -> None:
+    assert ir.accumulate(_run(_chunk({"content": "x"}), _chunk({}, "tool_calls"))).stop_reason == "end_turn"
+    assert oc.parse_response({"choices": [{"message": {"content": "x"}, "finish_reason": "tool_calls"}]}).stop_reason == "end_turn"
+
+
 def test_refusal_and_content_filter() -> None:
     r = ir.accumulate(_run(_chunk({"refusal": "I can't help"}), _chunk({}, "content_filter")))
     assert (r.text(), r.stop_reason) == ("I can't help", "refusal")
@@ -317,7 +322,9 @@ def test_parse_response_full() -> None:
      ("content_filter", "refusal"), (None, "end_turn"), ("eos", "end_turn")],
 )  # fmt: skip
 def test_parse_response_finish_reasons(finish: str | None, reason: str) -> None:
-    body = {"choices": [{"message": {"content": "x"}, "finish_reason": finish}]}
+    call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    calls = [call] if reason == "tool_use" else None
+    body = {"choices": [{"message": {"content": "x", "tool_calls": calls}, "finish_reason": finish}]}
     assert oc.parse_response(body).stop_reason == reason
 
 

@@ -1,6 +1,6 @@
 """An in-process backend that plays scripted IR events: the relay's and server's test double.
 
-Each call to ``stream`` takes the next script (or repeats the last): a list of IR events,
+Each call to ``stream`` takes the next script (or repeats the last one played): a list of IR events,
 ProxyError instances (raised at that point), ``("sleep", seconds)`` pauses, and the marker
 ``HANG`` (wait forever: tests of cancellation). Every request it received is kept.
 """
@@ -27,6 +27,7 @@ class ScriptedBackend:
         self.models = models if models is not None else ["test-model"]
         self.capabilities = capabilities or Capabilities()
         self.requests: list[ir.Request] = []
+        self.last: list[Any] = text_script("ok")
         self.cancelled = 0
         self.closed = False
 
@@ -44,7 +45,9 @@ class ScriptedBackend:
 
     async def stream(self, request: ir.Request) -> AsyncIterator[ir.Event]:
         self.requests.append(request)
-        script = self.scripts.pop(0) if len(self.scripts) > 1 else (self.scripts[0] if self.scripts else text_script("ok"))
+        if self.scripts:
+            self.last = self.scripts.pop(0)
+        script = self.last
         try:
             for step in script:
                 if step is HANG:

@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "serve": "lingma_proxy.cli.serve:serve",
     "config": "lingma_proxy.cli.show_config:config_command",
     "version": "lingma_proxy.cli.version:version",
+    "export-auth": "lingma_proxy.cli.export:export_auth",
+    "export-bundle": "lingma_proxy.cli.export:export_bundle",
 }
 DEFAULT_COMMAND = "serve"
 _GROUP_OPTIONS = frozenset({"-h", "--help", "--version"})
@@ -36,6 +38,9 @@ class LingmaGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from .export import rewrite_reference_flags  # --export-remote-auth PATH -> export-auth PATH
+
+        args = rewrite_reference_flags(list(args))
         if not args or (args[0].startswith("-") and args[0] not in _GROUP_OPTIONS):
             args = [DEFAULT_COMMAND, *args]
         command = self.get_command(ctx, args[0]) if args[0] in COMMANDS else None

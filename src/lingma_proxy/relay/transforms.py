@@ -12,6 +12,9 @@ from typing import Protocol
 
 from .. import ir
 from ..backends.base import Backend
+from ..features.text_tool_calls import TextToolCallStream
+from ..features.tool_contract import inject_contract, needs_emulation
+from ..features.tool_stream import EmulatedToolStream
 
 
 class Transform(Protocol):
@@ -22,7 +25,21 @@ class Transform(Protocol):
 
 def plan_transforms(req: ir.Request, ureq: ir.Request, backend: Backend,
                     tool_mode: str) -> tuple[list[Transform], ir.Request]:
-    """The transforms for this request and the request the backend should get."""
+    """The transforms for this request and the request the backend should get.
+
+    ``tool_mode``: ``emulate`` always emulates tools by prompt contract; ``native`` never
+    touches tool calls; ``auto`` emulates for backends without native tools and, for backends
+    with them, turns tool calls a local model wrote as text into real ones (only when the
+    request offered tools and the upstream produced no native call).
+    """
+    if tool_mode == "native":
+        return [], ureq
+    if tool_mode == "emulate" or not backend.capabilities.native_tools:
+        if needs_emulation(req):
+            return [EmulatedToolStream(req)], inject_contract(ureq)
+        return [], ureq
+    if req.tools and not (req.tool_choice and req.tool_choice.type == "none"):
+        return [TextToolCallStream(req)], ureq
     return [], ureq
 
 

@@ -44,10 +44,11 @@ def without_images(req: ir.Request, description: str) -> ir.Request:
         if msgs[i].role == "user":
             parts = list(msgs[i].content)
             at = next((j for j in range(len(parts) - 1, -1, -1) if isinstance(parts[j], ir.TextPart)), None)
-            if at is None:
+            last = parts[at] if at is not None else None
+            if at is None or not isinstance(last, ir.TextPart):
                 parts.append(ir.TextPart(CONTEXT.lstrip() + description))
             else:
-                parts[at] = ir.TextPart(parts[at].text + CONTEXT + description)  # type: ignore[union-attr]
+                parts[at] = ir.TextPart(last.text + CONTEXT + description)
             msgs[i] = replace(msgs[i], content=tuple(parts))
             break
     else:

@@ -38,6 +38,8 @@ def stop_reason(finish: object, has_tool_calls: bool) -> ir.StopReason:
     reason = FINISH_TO_STOP.get(finish, "end_turn") if isinstance(finish, str) else "end_turn"
     if has_tool_calls and reason == "end_turn":
         return "tool_use"
+    if not has_tool_calls and reason == "tool_use":
+        return "end_turn"  # "tool_calls" with no usable call: a client would wait for nothing
     return reason
 
 
@@ -46,6 +48,8 @@ def finish_reason(reason: ir.StopReason, has_tool_calls: bool) -> str:
     # a plain end of turn.
     if has_tool_calls and reason in ("end_turn", "stop_sequence", "pause_turn"):
         return "tool_calls"
+    if not has_tool_calls and reason == "tool_use":
+        return "stop"
     return STOP_TO_FINISH.get(reason, "stop")
 
 
