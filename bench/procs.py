@@ -116,9 +116,10 @@ def proxy_command() -> list[str]:
     return [sys.executable, "-c", "from lingma_proxy.cli.main import main; main()"]
 
 
-def start_proxy(upstream_url: str, logdir: Path, profile_to: Path | None = None) -> tuple[Proc, str]:
+def start_proxy(upstream_url: str, logdir: Path, profile_to: Path | None = None,
+                command: list[str] | None = None) -> tuple[Proc, str]:
     port = free_port()
-    argv = proxy_command()
+    argv = command or proxy_command()
     if profile_to is not None:
         argv = [argv[0], "-m", "cProfile", "-o", str(profile_to), *argv[1:]]
     argv += [

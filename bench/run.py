@@ -18,6 +18,7 @@ import importlib.metadata
 import os
 import platform
 import pstats
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -160,12 +161,12 @@ async def drive(urls: dict[str, str], p: dict[str, Any], levels: list[int],
 
 
 def run_servers(p: dict[str, Any], levels: list[int], logdir: Path,
-                profile_to: Path | None = None) -> dict[str, Any]:
+                profile_to: Path | None = None, command: list[str] | None = None) -> dict[str, Any]:
     up, up_url = procs.start_upstream(logdir)
     proxy = None
     try:
         t0 = time.monotonic()
-        proxy, proxy_url = procs.start_proxy(up_url, logdir, profile_to)
+        proxy, proxy_url = procs.start_proxy(up_url, logdir, profile_to, command)
         procs.wait_http(proxy, proxy_url + "/health")
         ready = time.monotonic() - t0
         time.sleep(1.0)
@@ -321,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="run the proxy under cProfile (numbers inflated; not saved as results)")
     ap.add_argument("--concurrency", default=None, help="comma-separated subset of 1,16,64")
     ap.add_argument("--out", default=None, help="results JSON (default bench/results/latest.json)")
+    ap.add_argument("--proxy-cmd", default=None, metavar="CMD",
+                    help="start the proxy with CMD instead of lingma-proxy (A/B experiments); "
+                         "`serve --backend openai ...` is appended")
     ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                     help="wait up to SECONDS for the machine to be under 25%% busy before starting")
     args = ap.parse_args(argv)
@@ -352,7 +356,11 @@ def main(argv: list[str] | None = None) -> int:
         console.print("[bold]translation[/] (in-process, before the servers start)")
         res["translation"] = translation.measure(p["translation_repeat"])
     prof = results_dir / "proxy.prof" if args.profile else None
-    res.update(run_servers(p, levels, logdir, prof))
+    command = shlex.split(args.proxy_cmd) if args.proxy_cmd else None
+    if command and os.path.exists(command[0]):
+        command[0] = os.path.abspath(command[0])  # the proxy runs in a scratch directory
+    res["proxy_command"] = " ".join(command or procs.proxy_command())
+    res.update(run_servers(p, levels, logdir, prof, command))
     res["machine"]["loadavg_end"] = list(os.getloadavg())
     res["duration_s"] = round(time.monotonic() - started, 1)
     if not args.profile:

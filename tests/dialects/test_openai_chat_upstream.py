@@ -268,6 +268,11 @@ def test_non_object_chunk_and_garbage() -> None:
     assert p.feed(sse.SSEEvent(comment="keep-alive")) == [] and p.feed(sse.SSEEvent(data="")) == []
 
 
+def test_plain_text_error_event() -> None:
+    with pytest.raises(errors.ContextLengthExceeded, match="n_ctx"):
+        oc.StreamParser().feed(sse.SSEEvent(data="n_keep >= n_ctx", event="error"))
+
+
 def test_nothing_after_done() -> None:
     p = oc.StreamParser()
     p.feed(_chunk({"content": "x"}))

@@ -51,7 +51,7 @@ def _openai(cfg: Any, settings: Any) -> Backend:
 
 @register("remote")
 def _remote(cfg: Any, settings: Any) -> Backend:
-    from .lingma.remote import from_settings
+    from .lingma.remote_factory import from_settings
 
     return from_settings(cfg, settings)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 import pytest
-
 from fakes.lingma_remote import Account, Fault, LingmaRemoteEmulator, Reply
+
 from lingma_proxy import errors, ir
 from lingma_proxy.backends.lingma import remote_hosts
 from lingma_proxy.backends.lingma.remote import RemoteBackend
@@ -417,7 +417,7 @@ async def test_detected_hosts_are_probed_and_the_working_one_remembered(creds: P
         (logs / "lingma.log").write_text(f"INFO endpoint config: {good.url}\n")
         b = RemoteBackend(auth_file=str(creds), env=env, home=tmp_path, first_byte_timeout=5)
         try:
-            assert [m.id for m in await b.list_models()][0] == "kmodel"
+            assert next(m.id for m in await b.list_models()) == "kmodel"
             assert text_of(await run(b)) == "Hello from fake upstream."
             state = await b.state()
         finally:
@@ -483,3 +483,13 @@ async def test_image_route_ipc(emu: LingmaRemoteEmulator, creds: Path, tmp_path:
     sent = emu.chats()[-1].body
     assert sent["messages"][-1]["content"] == "what is it?\n\n[图片上下文]\na red square"
     assert sent["model_config"]["is_vl"] is False and ipc.closed
+
+
+async def test_detect_for_backend_auto(creds: Path, tmp_path: Path) -> None:
+    from lingma_proxy.backends.lingma.remote_factory import detect
+    from lingma_proxy.config import Settings
+
+    found = await detect(Settings(remote_auth_file=str(creds)))
+    assert isinstance(found, RemoteBackend) and found.name == "remote"
+    await found.aclose()
+    assert await detect(Settings(remote_auth_file=str(tmp_path / "missing.json"))) is None

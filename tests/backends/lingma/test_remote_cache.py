@@ -9,11 +9,15 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-
 from fakes.lingma_remote import Account
+
 from lingma_proxy import errors
 from lingma_proxy.backends.lingma import remote_paths
-from lingma_proxy.backends.lingma.remote_cache import CredentialStore, decrypt_cache, pick
+from lingma_proxy.backends.lingma.remote_cache import (
+    CredentialStore,
+    decrypt_cache,
+    pick,
+)
 from lingma_proxy.backends.lingma.remote_credentials import CredentialError
 
 from .remote_fixtures import encrypt_cache, make_cache, write_credentials

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import anthropic
 import openai
 import pytest
-
 from fakes.lingma_remote import Account, Fault, LingmaRemoteEmulator, Reply
-from lingma_proxy.config import load_settings
 from server_harness import ServerThread
+
+from lingma_proxy.config import load_settings
 
 from .remote_fixtures import write_credentials
 
@@ -134,10 +133,9 @@ def test_anthropic_stream_and_tools(claude: anthropic.Anthropic, emu: LingmaRemo
 
 def test_anthropic_mid_stream_failure(claude: anthropic.Anthropic, emu: LingmaRemoteEmulator) -> None:
     emu.queue(Reply.of_text("partial ", "rest", fault=Fault.sse_status(500, after=1)))
-    with pytest.raises(anthropic.APIError) as ei:
-        with claude.messages.stream(model="kmodel", max_tokens=100,
-                                    messages=[{"role": "user", "content": "go"}]) as s:
-            s.get_final_message()
+    with pytest.raises(anthropic.APIError) as ei, claude.messages.stream(
+            model="kmodel", max_tokens=100, messages=[{"role": "user", "content": "go"}]) as s:
+        s.get_final_message()
     assert "error inside the stream" in str(ei.value)
 
 

@@ -144,7 +144,7 @@ RDC = "https://ai-lingma-example-cn-beijing.rdc.aliyuncs.com"
     (f"GET endpoint={RDC}/algo/api/v2/model/list 200", RDC),
     (f"endpoint config: {RDC}\nDownload asset from: https://lingma-static.oss-cn-hangzhou.aliyuncs.com/x.zip", RDC),
     ("Download asset from: https://lingma-static.oss-cn-hangzhou.aliyuncs.com/x.zip", None),
-    (f"endpoint config: ttps://ai-lingma-example-cn-beijing.rdc.aliyuncs.com", RDC),
+    ("endpoint config: ttps://ai-lingma-example-cn-beijing.rdc.aliyuncs.com", RDC),
     ("endpoint config: ftp://lingma.alibabacloud.com/x", None),
     ("nothing here", None),
     ("old https://lingma-api.tongyi.aliyun.com/algo then https://lingma.alibabacloud.com/algo/api",

@@ -26,7 +26,9 @@ from ...dialects.openai_chat import StreamParser
 from ...sse import SSEDecoder
 from ..base import BackendState, Capabilities
 from . import remote_baseurl as rb
-from . import remote_body, remote_errors as rerr, remote_hosts, remote_models, remote_signing as rs
+from . import remote_body, remote_hosts, remote_models
+from . import remote_errors as rerr
+from . import remote_signing as rs
 from .remote_cache import CredentialStore
 from .remote_credentials import Credential, expire_text
 from .remote_envelope import DONE, unwrap
@@ -298,6 +300,7 @@ class RemoteBackend:
         try:
             async for ev in self._events(resp, first, base, model):
                 yield ev
+            await _drain(resp)  # what follows [DONE], so the connection can be reused
         finally:
             if resp.content.at_eof():
                 resp.release()
@@ -455,48 +458,18 @@ def _as_envelope(raw: bytes, base: str, model: str) -> bytes:
     raise rerr.http_error(status, raw, base=base, what=f"the chat request for {model} (in a 200 answer)")
 
 
+async def _drain(resp: aiohttp.ClientResponse) -> None:
+    try:
+        async with asyncio.timeout(0.5):
+            while await resp.content.readany():
+                pass
+    except (TimeoutError, *_DROPS):
+        pass
+
+
 async def _rest(resp: aiohttp.ClientResponse) -> bytes:
     try:
         return await _read_capped(resp, _MAX_ERROR_BODY)
     except _DROPS:
         return b""
 
-
-def from_settings(cfg: Any, settings: Any) -> RemoteBackend:
-    """The backend for a ``remote`` entry: the entry's own ``base_url``/``model``/``options``
-    (``auth_file``, ``proxy_url``, ``version``, ``identity``, ``cache_dir``, ``fallback``,
-    ``fallback_models``) over the global ``remote_*`` settings."""
-    opts: Mapping[str, Any] = getattr(cfg, "options", None) or {}
-
-    def opt(key: str, default: Any) -> Any:
-        v = opts.get(key)
-        return default if v is None or v == "" else v
-
-    image_backend = None
-    if opt("image_route", "inline") == "ipc":
-        from ..registry import FACTORIES
-
-        ipc_cfg = settings.backend_named("ipc") if hasattr(settings, "backend_named") else None
-        factory = FACTORIES.get("ipc")
-        if factory is None:
-            log.warning("options.image_route is 'ipc' but no IPC backend is available; images go inline")
-        else:
-            from ...config import BackendConfig
-
-            image_backend = factory(ipc_cfg or BackendConfig("ipc", "ipc", settings.ws_url), settings)
-    return RemoteBackend(
-        cfg.name,
-        image_backend=image_backend,
-        base_url=cfg.base_url or settings.remote_base_url,
-        auth_file=opt("auth_file", settings.remote_auth_file),
-        cache_dir=opt("cache_dir", settings.cache_dir),
-        proxy_url=opt("proxy_url", settings.remote_proxy_url),
-        version=opt("version", settings.remote_version),
-        identity=opt("identity", settings.remote_identity),
-        default_model=cfg.model or settings.model or remote_models.DEFAULT_MODEL,
-        fallback=bool(opt("fallback", settings.remote_fallback)),
-        fallback_models=tuple(opt("fallback_models", settings.remote_fallback_models)),
-        connect_timeout=settings.connect_timeout,
-        first_byte_timeout=settings.first_byte_timeout,
-        total_timeout=settings.timeout,
-    )

@@ -8,9 +8,10 @@ QoderCN CLI cache), or an ISO-8601 date (lingma2api's example); unknown means 0.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -57,7 +58,7 @@ def mask(value: str) -> str:
 
 
 def expire_text(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def parse_expire(value: Any) -> int:
@@ -72,13 +73,13 @@ def parse_expire(value: Any) -> int:
             value = float(text)
         except ValueError:
             try:
-                dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+                dt = datetime.fromisoformat(text)
             except ValueError:
                 return 0
             if dt.tzinfo is None:
-                dt = dt.replace(tzinfo=timezone.utc)
+                dt = dt.replace(tzinfo=UTC)
             return int(dt.timestamp() * 1000)
-    if not isinstance(value, (int, float)) or value != value or value <= 0:
+    if not isinstance(value, (int, float)) or math.isnan(value) or value <= 0:
         return 0
     # Seconds until the year 5138 are below 1e11; milliseconds since 1973 are above it.
     return int(value * 1000) if value < 1e11 else int(value)

@@ -113,7 +113,7 @@ def headers(
         "Authorization": authorization(
             info=encrypt_user_info, cosy_key=cosy_key, date=date, body=body, path=path,
             request_id=rid, version=version,
-        ),  # fmt: skip
+        ),
         "Content-Type": "application/json",
         "Accept": "text/event-stream",
         "Cache-Control": "no-cache",

@@ -107,6 +107,8 @@ class StreamParser:
         try:
             chunk: Any = orjson.loads(data)
         except orjson.JSONDecodeError:
+            if ev.event == "error":  # a plain-text error event
+                raise error_from_payload({"message": data}, None) from None
             raise errors.UpstreamError(
                 f"upstream sent malformed stream data (not JSON): {excerpt(data, 80)!r}"
             ) from None
