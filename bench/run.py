@@ -240,10 +240,10 @@ def f(v: Any, digits: int = 2) -> str:
 
 
 def report(res: dict[str, Any]) -> None:
-    t = Table(title="Latency added by the proxy (ms; p50 = median of per-round medians)")
+    t = Table(title="Latency added by the proxy (ms; median over rounds of per-round p50 / p99)")
     for col in ("c", "path", "direct p50", "proxy p50", "added p50", "direct p99", "proxy p99",
                 "added p99", "added TTFB", "direct req/s", "proxy req/s", "proxy CPU µs/req", "errors"):
-        t.add_column(col, justify="right" if col not in ("path",) else "left")
+        t.add_column(col, justify="right" if col != "path" else "left", no_wrap=col == "path")
     for c, scen in res.get("scenarios", {}).items():
         for name, s in scen.items():
             if name.startswith("direct"):
@@ -258,7 +258,7 @@ def report(res: dict[str, Any]) -> None:
         t = Table(title=f"{CHUNKS}-chunk stream, sequential (ms)")
         for col in ("path", "direct total", "proxy total", "added", "per chunk (µs)", "proxy CPU per chunk (µs)",
                     "direct TTFB", "proxy TTFB"):
-            t.add_column(col, justify="right" if col != "path" else "left")
+            t.add_column(col, justify="right" if col != "path" else "left", no_wrap=col == "path")
         ch = res["chunks_1000"]
         for name, s in ch.items():
             if name.startswith("direct"):
@@ -270,7 +270,7 @@ def report(res: dict[str, Any]) -> None:
     if "paced_16" in res:
         t = Table(title=f"{PACED_CONCURRENCY} concurrent paced streams, 100 chunks 10 ms apart (ms)")
         for col in ("path", "direct p50", "proxy p50", "added p50", "added p99", "added TTFB", "errors"):
-            t.add_column(col, justify="right" if col != "path" else "left")
+            t.add_column(col, justify="right" if col != "path" else "left", no_wrap=col == "path")
         ps = res["paced_16"]
         for name, s in ps.items():
             if name.startswith("direct"):

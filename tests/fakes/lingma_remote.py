@@ -310,6 +310,7 @@ class LingmaRemoteEmulator:
         status, why = self.verify(request.method, request.path_qs, request.headers, raw)
         rec = Recorded(request.method, request.path, request.query_string, dict(request.headers), raw, body,
                        (status == 0, why))
+        rec.extra["peer"] = request.transport.get_extra_info("peername") if request.transport else None
         self.requests.append(rec)
         if self.oss:
             rec.reply = "nosuchkey"

@@ -9,7 +9,8 @@ mid-stream when it failed later.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -23,6 +24,9 @@ class Capabilities:
     reasoning: bool = True
     count_tokens: bool = False  # the upstream can count tokens itself
     passthrough_dialect: str | None = None  # a client of this dialect may be byte-forwarded
+    # list_models names every model the upstream accepts; False (Anthropic: aliases such as
+    # claude-sonnet-4-5 are accepted but not listed) keeps unknown client names as they are.
+    exhaustive_models: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,37 @@ class BackendState:
     detail: str = ""
     endpoint: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Forwarded:
+    """An upstream answer forwarded byte for byte (the passthrough fast path).
+
+    ``body`` yields the upstream bytes as they arrive; closing it (``aclose``) releases the
+    upstream connection, also when the client left early.
+    """
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: AsyncIterator[bytes]
+
+
+@runtime_checkable
+class Passthrough(Protocol):
+    """Offered by a backend whose upstream speaks ``capabilities.passthrough_dialect``.
+
+    The relay, never the server, decides to use it: for a client of that dialect whose request
+    needs no transform. ``path`` and ``query`` are the client's (``/v1/messages``,
+    ``beta=true``); ``headers`` are the client's request headers.
+    """
+
+    async def passthrough(self, path: str, raw: bytes, headers: Mapping[str, str],
+                          query: str = "") -> Forwarded: ...
+
+
+# The calling client's request headers, bound by the relay for the duration of one request:
+# a backend configured without a key may forward the client's own (Anthropic).
+CLIENT_HEADERS: ContextVar[Mapping[str, str] | None] = ContextVar("client_headers", default=None)
 
 
 @runtime_checkable

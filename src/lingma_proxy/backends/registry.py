@@ -49,6 +49,22 @@ def _openai(cfg: Any, settings: Any) -> Backend:
     )
 
 
+@register("anthropic")
+def _anthropic(cfg: Any, settings: Any) -> Backend:
+    from .anthropic import AnthropicBackend
+
+    return AnthropicBackend(
+        cfg.name,
+        cfg.base_url or settings.anthropic_base_url,
+        cfg.api_key,
+        default_model=cfg.model or settings.model,
+        connect_timeout=settings.connect_timeout,
+        first_byte_timeout=settings.first_byte_timeout,
+        total_timeout=settings.timeout,
+        proxy_key=settings.api_key,
+    )
+
+
 @register("remote")
 def _remote(cfg: Any, settings: Any) -> Backend:
     from .lingma.remote_factory import from_settings
@@ -80,8 +96,15 @@ def build(settings: Any) -> Built:
 
 
 async def detect_auto(settings: Any) -> Built:
-    """``--backend auto`` with nothing configured: the first local server that answers."""
+    """``--backend auto`` with nothing configured: a Lingma login on this machine (the remote
+    backend), else the first local server that answers."""
+    from .lingma.remote_factory import detect as detect_remote
     from .openai_compat import OpenAICompatBackend, probe
+
+    remote = await detect_remote(settings)
+    if remote is not None:
+        log.info("auto-detected a Lingma login: using the remote backend")
+        return Built({remote.name: remote}, remote.name)
 
     for name, url in AUTO_CANDIDATES:
         if await probe(url):

@@ -134,6 +134,8 @@ KEYS: tuple[Key, ...] = (
     Key("port", "int", ("LINGMA_PROXY_PORT",), "port to listen on", check=_between(1, 65535)),
     Key("api_key", "secret", ("LINGMA_PROXY_API_KEY",), "key clients must send (any key accepted when unset)"),
     Key("insecure_no_auth", "bool", ("LINGMA_PROXY_INSECURE_NO_AUTH",), "allow a non-loopback host without --api-key"),
+    Key("admin_key", "secret", ("LINGMA_PROXY_ADMIN_KEY",),
+        "key that opens the console and debug endpoints to non-loopback clients (unset = loopback only)"),
     Key("log_level", "str", ("LINGMA_PROXY_LOG_LEVEL",), "log verbosity",
         check=_choice(_LOG_LEVELS, {"warn": "warning"}), choices=_LOG_LEVELS),
     # routing
@@ -203,6 +205,12 @@ KEYS: tuple[Key, ...] = (
     # storage and tracing
     Key("data_dir", "str", ("LINGMA_PROXY_DATA_DIR",), "where recordings and logs are stored"),
     Key("record", "bool", ("LINGMA_PROXY_RECORD",), "record requests and usage"),
+    Key("record_body_limit", "int", ("LINGMA_PROXY_RECORD_BODY_LIMIT",),
+        "largest recorded request or response body, in bytes (sanitized first, then cut)", check=_between(1024)),
+    Key("retention_days", "float", ("LINGMA_PROXY_RETENTION_DAYS",),
+        "days recorded requests and logs are kept (0 = no age limit)", check=_between(0)),
+    Key("retention_mb", "int", ("LINGMA_PROXY_RETENTION_MB",),
+        "size the recording database is kept under, in MiB (0 = no size limit)", check=_between(0)),
     Key("trace", "tribool", ("LINGMA_PROXY_TRACE",), "keep full request/response traces (unset = backend default)"),
 )
 

@@ -130,6 +130,10 @@ class Settings:
     # storage and tracing
     data_dir: str = ""
     record: bool = True
+    record_body_limit: int = 256 * 1024
+    retention_days: float = 14
+    retention_mb: int = 512
+    admin_key: str | None = field(default=None, repr=False)
     trace: bool | None = None
     # bookkeeping
     config_file: str = ""
@@ -162,7 +166,7 @@ class Settings:
         return None
 
 
-SECRET_FIELDS = frozenset({"api_key", "openai_api_key", "anthropic_api_key"})
+SECRET_FIELDS = frozenset({"api_key", "openai_api_key", "anthropic_api_key", "admin_key"})
 # URLs that may carry user:password (proxy URLs do, in practice)
 URL_FIELDS = frozenset({"remote_proxy_url", "openai_base_url", "anthropic_base_url", "remote_base_url", "ws_url"})
 

@@ -86,6 +86,10 @@ class Relay:
         for m in models:
             if m.id == model or m.upstream_id == model:
                 return m.upstream_id or m.id
+        folded = model.lower()
+        for m in models:  # Lingma display names ("Qwen3-Coder") name models too
+            if m.display_name and m.display_name.lower() == folded:
+                return m.upstream_id or m.id
         if self.options.default_model:
             return self.options.default_model
         if not models:

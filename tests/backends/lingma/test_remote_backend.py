@@ -113,6 +113,12 @@ async def test_model_list_is_cached(backend: RemoteBackend, emu: LingmaRemoteEmu
     assert len(emu.model_lists()) == 1 and len(emu.chats()) == 3
 
 
+async def test_connections_are_reused(backend: RemoteBackend, emu: LingmaRemoteEmulator) -> None:
+    for _ in range(3):
+        await run(backend)
+    assert len({r.extra["peer"] for r in emu.requests}) == 1
+
+
 async def test_display_names_reach_upstream_as_keys(backend: RemoteBackend, emu: LingmaRemoteEmulator) -> None:
     await backend.list_models()
     for name, key in (("Qwen3-Coder", "dashscope_qwen3_coder"), ("auto", "org_auto"), ("Kimi-K2.6", "kmodel"),
@@ -386,6 +392,13 @@ async def test_new_credentials_are_used_without_restart(emu: LingmaRemoteEmulato
         await b.aclose()
     assert [r.headers["Cosy-User"] for r in emu.chats()] == [ACCOUNT.user_id, "7"]
     assert all(r.verified[0] for r in emu.requests)
+
+
+async def test_no_secret_in_an_in_stream_error(backend: RemoteBackend, emu: LingmaRemoteEmulator) -> None:
+    emu.queue(Reply.of_text("x", fault=Fault.sse_status(500, after=0, text=f"bad key {ACCOUNT.cosy_key}")),
+              Reply.of_text("x", fault=Fault.sse_status(400, after=0, text=f"bad key {ACCOUNT.cosy_key}")))
+    _, err = await run_until_error(backend)
+    assert "bad key ***" in err.message and ACCOUNT.cosy_key not in err.message
 
 
 async def test_no_secret_in_logs_or_errors(emu: LingmaRemoteEmulator, creds: Path, tmp_path: Path,

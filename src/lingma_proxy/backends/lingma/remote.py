@@ -115,7 +115,7 @@ class RemoteBackend:
                         "(pip install aiohttp-socks); an http:// or https:// proxy works without it") from None
                 connector: aiohttp.BaseConnector = ProxyConnector.from_url(self._proxy)
             else:
-                connector = aiohttp.TCPConnector(limit=64, keepalive_timeout=30, ttl_dns_cache=300)
+                connector = aiohttp.TCPConnector(limit=64, keepalive_timeout=15, ttl_dns_cache=300)
             # With no explicit proxy, HTTPS_PROXY/HTTP_PROXY/NO_PROXY apply, like Go's default transport.
             s = aiohttp.ClientSession(connector=connector, timeout=timeout, trust_env=not self._proxy,
                                       auto_decompress=True)
@@ -301,6 +301,10 @@ class RemoteBackend:
             async for ev in self._events(resp, first, base, model):
                 yield ev
             await _drain(resp)  # what follows [DONE], so the connection can be reused
+        except errors.ProxyError as exc:  # in-stream error texts come from the server: scrub them
+            exc.message = rerr.scrub(exc.message, cred.secrets())
+            exc.args = (exc.message,)
+            raise
         finally:
             if resp.content.at_eof():
                 resp.release()
@@ -316,8 +320,17 @@ class RemoteBackend:
         what = f"the chat request for {model}"
         try:
             async with timer:
-                resp = await self._client().post(base + path, data=body, headers=headers, proxy=self._proxy_arg(),
-                                                 allow_redirects=False)
+                for attempt in (0, 1):
+                    try:
+                        resp = await self._client().post(base + path, data=body, headers=headers,
+                                                         proxy=self._proxy_arg(), allow_redirects=False)
+                        break
+                    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                        # A pooled connection the server had just closed: once more on a fresh one
+                        # (a connect failure is not retried).
+                        if attempt or isinstance(exc, aiohttp.ClientConnectorError):
+                            raise
+                assert resp is not None
                 if resp.status != 200:
                     raw = await _read_capped(resp, _MAX_ERROR_BODY)
                     raise rerr.http_error(resp.status, raw, base=base, what=what, source=cred.source,

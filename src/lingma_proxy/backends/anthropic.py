@@ -1,0 +1,372 @@
+"""Backend for the Anthropic Messages API (api.anthropic.com or any server speaking it).
+
+Two paths:
+
+* ``stream(ir.Request)``: the translated path for OpenAI Chat and Responses clients, through
+  the ``anthropic_messages`` dialect (render_request upstream, StreamParser back).
+* ``passthrough(path, raw, headers, query)``: Anthropic clients are forwarded byte for byte
+  (body, ``anthropic-version``/``anthropic-beta``, the query), the answer streamed back
+  unbuffered, so thinking signatures and fields we do not model survive untouched.
+
+Credentials: the configured key (``--anthropic-api-key``) replaces whatever the client sent;
+without one, the client's own ``x-api-key`` / ``Authorization`` goes upstream (Claude Code's
+key or OAuth login), except a credential equal to the proxy's own ``api_key``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+import orjson
+from multidict import CIMultiDict
+
+from .. import errors, ir
+from ..dialects.anthropic_messages import StreamParser, parse_error, parse_response, render_request
+from ..sse import SSEDecoder
+from .base import CLIENT_HEADERS, BackendState, Capabilities, Forwarded
+
+__all__ = ["AnthropicBackend", "DEFAULT_BASE_URL", "API_VERSION"]
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+API_VERSION = "2023-06-01"
+_MAX_ERROR_BODY = 64 * 1024
+_MODELS_TTL, _MODELS_MISS_TTL = 300.0, 30.0
+_CHECK = "check --anthropic-base-url and the network"
+_DROPS = (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+# Never forwarded: hop-by-hop headers, what aiohttp sets itself, and accept-encoding (asked as
+# identity: a compressing upstream would hold SSE frames back, and traces stay readable).
+_DROP_REQUEST = frozenset({
+    "host", "content-length", "connection", "keep-alive", "proxy-connection", "transfer-encoding",
+    "te", "trailer", "upgrade", "accept-encoding", "proxy-authorization",
+})
+_DROP_RESPONSE = frozenset({
+    "content-length", "connection", "keep-alive", "transfer-encoding", "content-encoding",
+    "trailer", "upgrade", "server", "date",
+})
+_AUTH = ("x-api-key", "authorization")
+_COUNT_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers")
+
+
+def normalize_base_url(url: str) -> str:
+    """``https://api.anthropic.com`` whether given with or without ``/v1`` (paths add it)."""
+    url = (url or DEFAULT_BASE_URL).strip().rstrip("/")
+    return url.removesuffix("/v1")
+
+
+def _credential(value: str) -> str:
+    return value[7:].strip() if value[:7].lower() == "bearer " else value.strip()
+
+
+class AnthropicBackend:
+    """One Anthropic Messages upstream (see the module docstring)."""
+
+    kind = "anthropic"
+    capabilities = Capabilities(native_tools=True, images=True, reasoning=True, count_tokens=True,
+                                passthrough_dialect="anthropic_messages", exhaustive_models=False)
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str = DEFAULT_BASE_URL,
+        api_key: str | None = None,
+        *,
+        default_model: str = "",
+        connect_timeout: float = 10,
+        first_byte_timeout: float = 600,
+        total_timeout: float = 0,
+        proxy_key: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.name = name
+        self.base_url = normalize_base_url(base_url)
+        self.endpoint = errors.redact_url(self.base_url)
+        self.default_model = default_model
+        self._api_key = api_key or None
+        self._proxy_key = proxy_key or None
+        self._connect_timeout = connect_timeout
+        self._first_byte_timeout = first_byte_timeout
+        self._total_timeout = total_timeout
+        self._timeout = aiohttp.ClientTimeout(total=total_timeout or None, sock_connect=connect_timeout or None)
+        self._session = session
+        self._own_session = session is None
+        self._models: tuple[float, list[ir.ModelInfo]] | None = None
+
+    def __repr__(self) -> str:
+        return f"AnthropicBackend({self.name!r}, {self.endpoint!r})"
+
+    # ------------------------------------------------------------------ session and auth
+
+    def _client(self) -> aiohttp.ClientSession:
+        s = self._session
+        if s is None or s.closed:
+            connector = aiohttp.TCPConnector(limit=64, keepalive_timeout=30.0, ttl_dns_cache=300)
+            s = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+            self._session, self._own_session = s, True
+        return s
+
+    async def aclose(self) -> None:
+        s, self._session = self._session, None
+        if s is not None and self._own_session and not s.closed:
+            await s.close()
+
+    def _client_auth(self, headers: Mapping[str, str] | None) -> dict[str, str]:
+        """The upstream auth header: the configured key, else the client's own credential."""
+        if self._api_key:
+            return {"x-api-key": self._api_key}
+        if not headers:
+            return {}
+        for name in _AUTH:
+            value = headers.get(name)
+            if not value or (self._proxy_key and _credential(value) == self._proxy_key):
+                continue
+            cred = _credential(value)
+            if name == "authorization" and not cred.startswith("sk-ant-api"):
+                return {"authorization": value}  # an OAuth token (Claude Code's login)
+            return {"x-api-key": cred}
+        return {}
+
+    def _json_headers(self) -> dict[str, str]:
+        return {
+            "content-type": "application/json",
+            "accept": "text/event-stream",
+            "accept-encoding": "identity",
+            "anthropic-version": API_VERSION,
+            **self._client_auth(CLIENT_HEADERS.get()),
+        }
+
+    def forward_headers(self, headers: Mapping[str, str]) -> CIMultiDict[str]:
+        """The client's headers as sent upstream (see the module docstring)."""
+        out: CIMultiDict[str] = CIMultiDict()
+        items: Iterable[tuple[str, str]] = headers.items()
+        for k, v in items:
+            lk = k.lower()
+            if lk in _DROP_REQUEST or lk in _AUTH:
+                continue
+            out.add(k, v)
+        for k, v in self._client_auth(headers).items():
+            out[k] = v
+        out["accept-encoding"] = "identity"
+        if "anthropic-version" not in out:
+            out["anthropic-version"] = API_VERSION
+        return out
+
+    # ------------------------------------------------------------------ passthrough
+
+    async def passthrough(self, path: str, raw: bytes, headers: Mapping[str, str],
+                          query: str = "") -> Forwarded:
+        """POST ``raw`` to the upstream's ``path`` unchanged; the answer as it arrives."""
+        url = self.base_url + path + ("?" + query if query else "")
+        resp = await self._open(url, raw, self.forward_headers(headers), path, raise_status=False)
+        out = [(k, v) for k, v in resp.headers.items() if k.lower() not in _DROP_RESPONSE]
+        return Forwarded(resp.status, out, self._body(resp))
+
+    async def _body(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in resp.content.iter_any():
+                yield chunk
+        except _DROPS as exc:
+            raise self._dropped(exc) from None
+        except TimeoutError:
+            raise self._timeout_error(False) from None
+        finally:
+            if resp.content.at_eof():
+                resp.release()
+            else:
+                resp.close()
+
+    # ------------------------------------------------------------------ translated path
+
+    async def stream(self, request: ir.Request) -> AsyncIterator[ir.Event]:
+        """POST /v1/messages (always streaming) and yield IR events as they arrive."""
+        model = request.model or self.default_model
+        body = render_request(replace(request, model=model, stream=True))
+        resp = await self._open(self.base_url + "/v1/messages", orjson.dumps(body), self._json_headers(),
+                                "/v1/messages")
+        try:
+            if "json" in resp.headers.get("content-type", ""):
+                for ev in await self._json_answer(resp):
+                    yield ev
+                return
+            decoder, parser = SSEDecoder(), StreamParser()
+            try:
+                async for chunk in resp.content.iter_any():
+                    for sev in decoder.feed(chunk):
+                        for ev in parser.feed(sev):
+                            yield ev
+            except _DROPS as exc:
+                raise self._dropped(exc) from None
+            for sev in decoder.finish():
+                for ev in parser.feed(sev):
+                    yield ev
+            for ev in parser.finish():
+                yield ev
+        except TimeoutError:
+            raise self._timeout_error(False) from None
+        finally:
+            if resp.content.at_eof():
+                resp.release()
+            else:
+                resp.close()
+
+    async def _json_answer(self, resp: aiohttp.ClientResponse) -> list[ir.Event]:
+        try:
+            raw = await resp.read()
+            value = orjson.loads(raw)
+            return ir.response_events(parse_response(value))
+        except (orjson.JSONDecodeError, errors.ProxyError):
+            raise errors.UpstreamError(f"upstream {self.endpoint}/v1/messages answered an unreadable body",
+                                       retryable=True) from None
+
+    async def count_tokens(self, request: ir.Request) -> int:
+        """Input tokens as the upstream counts them (POST /v1/messages/count_tokens)."""
+        full = render_request(replace(request, model=request.model or self.default_model, stream=False))
+        body = {k: full[k] for k in _COUNT_FIELDS if k in full}
+        path = "/v1/messages/count_tokens"
+        resp = await self._open(self.base_url + path, orjson.dumps(body),
+                                {**self._json_headers(), "accept": "application/json"}, path)
+        async with resp:
+            value = orjson.loads(await resp.read())
+        n = value.get("input_tokens") if isinstance(value, dict) else None
+        if not isinstance(n, int):
+            raise errors.UpstreamError(f"upstream {self.endpoint}{path} answered no input_tokens")
+        return n
+
+    # ------------------------------------------------------------------ HTTP
+
+    async def _open(self, url: str, data: bytes, headers: Mapping[str, str], path: str, *,
+                    raise_status: bool = True) -> aiohttp.ClientResponse:
+        session = self._client()
+        resp: aiohttp.ClientResponse | None = None
+        timer = asyncio.timeout(self._first_byte_timeout or None)
+        try:
+            async with timer:
+                for attempt in (0, 1):
+                    try:
+                        resp = await session.post(url, data=data, headers=headers, timeout=self._timeout,
+                                                  allow_redirects=False)
+                        break
+                    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                        # A pooled connection the server had just closed: once more on a fresh one.
+                        if attempt or isinstance(exc, aiohttp.ClientConnectorError):
+                            raise
+                assert resp is not None
+                if raise_status and resp.status >= 300:
+                    body = await resp.content.read(_MAX_ERROR_BODY)
+                    raise self._http_error(resp.status, body, path, headers)
+            return resp
+        except BaseException as exc:
+            if resp is not None:
+                resp.close()
+            if isinstance(exc, errors.ProxyError):
+                raise
+            if isinstance(exc, TimeoutError):
+                raise self._timeout_error(timer.expired(), isinstance(exc, aiohttp.ConnectionTimeoutError)) from None
+            if isinstance(exc, aiohttp.ClientError):
+                raise self._connection_error(exc) from None
+            raise
+
+    async def _get_json(self, path: str, timeout: float) -> tuple[int, Any]:
+        headers = {"accept": "application/json", "anthropic-version": API_VERSION,
+                   **self._client_auth(CLIENT_HEADERS.get())}
+        try:
+            async with self._client().get(self.base_url + path, headers=headers, allow_redirects=False,
+                                          timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+                raw = await resp.read()
+                try:
+                    return resp.status, orjson.loads(raw) if raw else None
+                except orjson.JSONDecodeError:
+                    return resp.status, None
+        except TimeoutError:
+            raise errors.UpstreamTimeout(f"upstream {self.endpoint}{path} did not answer within {timeout:g} s",
+                                         retryable=True) from None
+        except aiohttp.ClientError as exc:
+            raise self._connection_error(exc) from None
+
+    # ------------------------------------------------------------------ errors
+
+    def _scrub(self, text: str) -> str:
+        for secret in (self._api_key, self._proxy_key):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def _http_error(self, status: int, body: bytes, path: str, headers: Mapping[str, str]) -> errors.ProxyError:
+        try:
+            err = parse_error(status, body)
+        except Exception:  # a dialect bug must not hide the upstream's answer
+            err = errors.from_status(status, body[:300].decode("utf-8", "replace"))
+        where = f"upstream {self.endpoint}{path} answered HTTP {status}"
+        if status == 401 and not any(h in headers for h in _AUTH):
+            where += "; no --anthropic-api-key is configured and the client sent no key"
+        err.message = self._scrub(f"{err.message} ({where})")
+        err.args = (err.message,)
+        if status in (408, 429, 529) or status >= 500:
+            err.retryable = True
+        return err
+
+    def _connection_error(self, exc: aiohttp.ClientError) -> errors.ProxyError:
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            reason = exc.os_error.strerror or type(exc.os_error).__name__
+            return errors.UpstreamUnavailable(
+                f"cannot connect to the Anthropic API at {self.endpoint} ({reason}): {_CHECK}", retryable=True)
+        if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)):
+            return errors.UpstreamError(f"upstream {self.endpoint} closed the connection without answering",
+                                        retryable=True)
+        return errors.UpstreamError(f"upstream {self.endpoint} failed: {type(exc).__name__}", retryable=True)
+
+    def _timeout_error(self, first_byte: bool, connect: bool = False) -> errors.ProxyError:
+        if connect:
+            msg = f"connecting to {self.endpoint} timed out after {self._connect_timeout:g} s: {_CHECK}"
+        elif first_byte:
+            msg = f"upstream {self.endpoint} sent no answer within {self._first_byte_timeout:g} s (first-byte timeout)"
+        else:
+            msg = f"upstream {self.endpoint} did not finish within {self._total_timeout:g} s (total timeout)"
+        return errors.UpstreamTimeout(msg, retryable=True)
+
+    def _dropped(self, exc: BaseException) -> errors.UpstreamError:
+        return errors.UpstreamError(
+            f"upstream {self.endpoint} closed the stream before it finished ({type(exc).__name__})", retryable=True)
+
+    # ------------------------------------------------------------------ models and state
+
+    async def list_models(self) -> list[ir.ModelInfo]:
+        """GET /v1/models (cached); empty when no key is at hand (the upstream requires one)."""
+        now = asyncio.get_running_loop().time()
+        if self._models is not None and self._models[0] > now:
+            return list(self._models[1])
+        if not self._client_auth(CLIENT_HEADERS.get()):
+            return []
+        try:
+            status, body = await self._get_json("/v1/models?limit=1000", 10.0)
+        except errors.ProxyError:
+            self._models = (now + _MODELS_MISS_TTL, [])
+            raise
+        models: list[ir.ModelInfo] = []
+        data = body.get("data") if isinstance(body, dict) else None
+        for e in data if status == 200 and isinstance(data, list) else ():
+            mid = e.get("id") if isinstance(e, dict) else None
+            if isinstance(mid, str) and mid:
+                name = e.get("display_name")
+                models.append(ir.ModelInfo(id=mid, backend=self.name, upstream_id=mid, owned_by="anthropic",
+                                           display_name=name if isinstance(name, str) else ""))
+        self._models = (now + (_MODELS_TTL if models else _MODELS_MISS_TTL), models)
+        return list(models)
+
+    async def state(self) -> BackendState:
+        """With a key: ok when GET /v1/models answers 200 within 2 s. Without: ok (clients'
+        own keys are forwarded; nothing to check before a client calls)."""
+        if not self._api_key:
+            return BackendState(self.name, self.kind, True, "no API key configured: clients' own keys are forwarded",
+                                self.endpoint)
+        try:
+            status, _ = await self._get_json("/v1/models?limit=1", 2.0)
+        except errors.ProxyError as exc:
+            return BackendState(self.name, self.kind, False, exc.message, self.endpoint)
+        if status != 200:
+            return BackendState(self.name, self.kind, False, f"GET {self.endpoint}/v1/models answered HTTP {status}",
+                                self.endpoint)
+        return BackendState(self.name, self.kind, True, "reachable", self.endpoint)
