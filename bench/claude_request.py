@@ -12,13 +12,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-_WORDS = (
-    "the a to of and in is for that you with as on be use it this when are not file tool "
-    "command user code should or if can only do any by from will must run test path output "
-    "always never read edit write search task agent result error directory function return "
-    "value change make sure before after instead prefer avoid important example follow "
-    "repository branch commit message line number content pattern match default"
-).split()
+_WORDS = ["the", "a", "to", "of", "and", "in", "is", "for", "that", "you", "with", "as", "on", "be", "use", "it", "this", "when", "are", "not", "file", "tool", "command", "user", "code", "should", "or", "if", "can", "only", "do", "any", "by", "from", "will", "must", "run", "test", "path", "output", "always", "never", "read", "edit", "write", "search", "task", "agent", "result", "error", "directory", "function", "return", "value", "change", "make", "sure", "before", "after", "instead", "prefer", "avoid", "important", "example", "follow", "repository", "branch", "commit", "message", "line", "number", "content", "pattern", "match", "default"]
 
 _CODE = [
     "def parse_range(spec: str) -> tuple[int, int]:",

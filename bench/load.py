@@ -12,6 +12,7 @@ the methodology of the published gateway overhead benchmarks (peers-and-pitfalls
 from __future__ import annotations
 
 import asyncio
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -186,7 +187,7 @@ async def run_block(session: aiohttp.ClientSession, url: str, t: Target, n: int,
                         await resp.read()
                         t1 = perf()
                     ok = resp.status == 200
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 errors += 1
                 continue
             t2 = perf()
@@ -206,7 +207,7 @@ def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
+    k = max(0, min(len(s) - 1, math.ceil(p / 100 * len(s)) - 1))
     return s[k]
 
 

@@ -65,7 +65,7 @@ class Proc:
                  cwd: Path | None = None, stdout_pipe: bool = False) -> None:
         self.name = name
         self.log = log
-        self._log_fh = open(log, "wb")
+        self._log_fh = open(log, "wb")  # noqa: SIM115 - lives as long as the process
         self.popen = subprocess.Popen(
             argv, stdout=subprocess.PIPE if stdout_pipe else self._log_fh, stderr=self._log_fh,
             env=env, cwd=cwd, start_new_session=True,
@@ -117,7 +117,7 @@ def proxy_command() -> list[str]:
 
 
 def start_proxy(upstream_url: str, logdir: Path, profile_to: Path | None = None,
-                command: list[str] | None = None) -> tuple[Proc, str]:
+                command: list[str] | None = None, extra: list[str] | None = None) -> tuple[Proc, str]:
     port = free_port()
     argv = command or proxy_command()
     if profile_to is not None:
@@ -125,7 +125,7 @@ def start_proxy(upstream_url: str, logdir: Path, profile_to: Path | None = None,
     argv += [
         "serve", "--backend", "openai", "--openai-base-url", upstream_url + "/v1",
         "--model", "bench-model", "--host", "127.0.0.1", "--port", str(port),
-        "--max-concurrent", "256", "--log-level", "warning",
+        "--max-concurrent", "256", "--log-level", "warning", *(extra or []),
     ]
     # A clean configuration: no config file from the cwd or ~/.config, no LINGMA_PROXY_* env.
     home = logdir / "home"

@@ -23,8 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -35,10 +35,10 @@ from rich.table import Table
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import load  # noqa: E402
-import procs  # noqa: E402
-import translation  # noqa: E402
-import upstream  # noqa: E402
+import load
+import procs
+import translation
+import upstream
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 
@@ -84,7 +84,7 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    versions = {}
+    versions: dict[str, str | None] = {}
     for pkg in ("lingma-proxy", "uvicorn", "starlette", "aiohttp", "orjson", "uvloop", "httptools"):
         try:
             versions[pkg] = importlib.metadata.version(pkg)
@@ -92,9 +92,9 @@ def machine() -> dict[str, Any]:
             versions[pkg] = None
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE.parent, capture_output=True,
-                                text=True, timeout=5).stdout.strip()
+                                text=True, timeout=5, check=False).stdout.strip()
         dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=HERE.parent,
-                                    capture_output=True, text=True, timeout=5).stdout.strip())
+                                    capture_output=True, text=True, timeout=5, check=False).stdout.strip())
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "", False
     return {
@@ -111,7 +111,7 @@ def machine() -> dict[str, Any]:
 def summarize(series: dict[str, load.Series], targets: list[load.Target]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for t in targets:
-        s = series[t.name].summary()
+        s: dict[str, Any] = dict(series[t.name].summary())
         if t.baseline is not None:
             base = series[t.baseline]
             s["added_p50_ms"] = load.added(series[t.name], base)
@@ -147,7 +147,7 @@ async def drive(urls: dict[str, str], p: dict[str, Any], levels: list[int],
     series = await load.run_rounds(urls, ctargets, 1, p["chunk_n"], p["chunk_warmup"], p["chunk_rounds"],
                                    p["block_limit"], cpu)
     chunks = summarize(series, ctargets)
-    for name, s in chunks.items():
+    for s in chunks.values():
         if "added_p50_ms" in s:
             s["per_chunk_us"] = round(s["added_p50_ms"] * 1000 / CHUNKS, 3)
             s["cpu_per_chunk_us"] = round(s["server_cpu_us_per_req"] / CHUNKS, 2)
@@ -161,12 +161,13 @@ async def drive(urls: dict[str, str], p: dict[str, Any], levels: list[int],
 
 
 def run_servers(p: dict[str, Any], levels: list[int], logdir: Path,
-                profile_to: Path | None = None, command: list[str] | None = None) -> dict[str, Any]:
+                profile_to: Path | None = None, command: list[str] | None = None,
+                extra: list[str] | None = None) -> dict[str, Any]:
     up, up_url = procs.start_upstream(logdir)
     proxy = None
     try:
         t0 = time.monotonic()
-        proxy, proxy_url = procs.start_proxy(up_url, logdir, profile_to, command)
+        proxy, proxy_url = procs.start_proxy(up_url, logdir, profile_to, command, extra)
         procs.wait_http(proxy, proxy_url + "/health")
         ready = time.monotonic() - t0
         time.sleep(1.0)
@@ -281,7 +282,7 @@ def report(res: dict[str, Any]) -> None:
     if "translation" in res:
         tr = res["translation"]
         t = Table(title=f"Translating a {tr['request_bytes'] / 1000:.0f} KB Claude Code request "
-                        f"(Messages -> Chat, in-process, ms)")
+                        f"(Messages -> Chat, in-process, ms)", min_width=70)
         t.add_column("stage")
         t.add_column("median", justify="right")
         t.add_column("min", justify="right")
@@ -325,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--proxy-cmd", default=None, metavar="CMD",
                     help="start the proxy with CMD instead of lingma-proxy (A/B experiments); "
                          "`serve --backend openai ...` is appended")
+    ap.add_argument("--serve-args", default="", metavar="ARGS",
+                    help='extra `serve` flags, e.g. "--no-record" (default: the default configuration)')
     ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                     help="wait up to SECONDS for the machine to be under 25%% busy before starting")
     args = ap.parse_args(argv)
@@ -339,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     logdir = Path(tempfile.mkdtemp(prefix="lingma-bench-"))
     started = time.monotonic()
     res: dict[str, Any] = {"mode": mode, "profiled": args.profile, "machine": machine(),
-                           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                           "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                            "params": {**p, "levels": {str(k): v for k, v in p["levels"].items()}},
                            "client": "aiohttp, one process (uvloop), separate from proxy and upstream"}
     deadline = time.monotonic() + args.wait_quiet
@@ -359,8 +362,10 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.split(args.proxy_cmd) if args.proxy_cmd else None
     if command and os.path.exists(command[0]):
         command[0] = os.path.abspath(command[0])  # the proxy runs in a scratch directory
+    extra = shlex.split(args.serve_args)
     res["proxy_command"] = " ".join(command or procs.proxy_command())
-    res.update(run_servers(p, levels, logdir, prof, command))
+    res["serve_args"] = extra
+    res.update(run_servers(p, levels, logdir, prof, command, extra))
     res["machine"]["loadavg_end"] = list(os.getloadavg())
     res["duration_s"] = round(time.monotonic() - started, 1)
     if not args.profile:

@@ -7,7 +7,7 @@ parse       ``anthropic_messages.parse_request`` (wire -> IR)
 prepare     ``Relay.prepare`` (billing-header hygiene, upstream model name) and the relay's
             transform planning (``relay.transforms.plan_transforms``) when it exists
 estimate    ``tokens.estimate_request`` (the input-token estimate every call mints)
-render      ``OpenAICompatBackend.payload`` (``openai_chat.render_request`` + stream fields)
+render      ``OpenAICompatBackend.payload`` (``openai_chat.render_request``, streaming)
 dumps       ``orjson.dumps`` of the upstream payload
 
 ``total`` runs them all in sequence (what one request costs); ``count_tokens`` is what
@@ -16,17 +16,18 @@ dumps       ``orjson.dumps`` of the upstream payload
 
 from __future__ import annotations
 
+import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import orjson
 
 from lingma_proxy import ir
 from lingma_proxy.backends.openai_compat import OpenAICompatBackend
-from lingma_proxy.dialects import anthropic_messages, openai_chat
+from lingma_proxy.dialects import anthropic_messages
 from lingma_proxy.features import tokens
 from lingma_proxy.relay import Relay, RelayOptions, decode_json
 
@@ -35,11 +36,8 @@ try:
 except ImportError:  # a relay without feature transforms
     plan_transforms = None
 
-try:
-    from . import claude_request
-except ImportError:  # run as a script from bench/
-    import claude_request  # type: ignore[no-redef]
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import claude_request  # bench/ is a folder of scripts, not a package
 
 # Built, never connected: no I/O happens until stream() or list_models() is called.
 BACKEND = OpenAICompatBackend("bench", "http://127.0.0.1:9/v1", default_model="bench-model")
@@ -47,10 +45,8 @@ BACKEND = OpenAICompatBackend("bench", "http://127.0.0.1:9/v1", default_model="b
 
 def upstream_payload(ureq: ir.Request) -> dict[str, Any]:
     """The body the OpenAI backend sends upstream."""
-    build = getattr(BACKEND, "payload", None)
-    if build is not None:
-        return build(ureq)  # type: ignore[no-any-return]
-    return openai_chat.render_request(replace(ureq, stream=True))
+    payload: dict[str, Any] = BACKEND.payload(ureq)
+    return payload
 
 
 def relay_prepare(relay: Relay, req: ir.Request) -> ir.Request:
@@ -88,7 +84,7 @@ def measure(repeat: int = 50, budget: float = 4.0) -> dict[str, Any]:
         tokens.estimate_request(r)
         orjson.dumps(upstream_payload(relay_prepare(relay, r)))
 
-    def count() -> int:
+    def count() -> object:
         return tokens.estimate_request(anthropic_messages.parse_request(decode_json(raw)))
 
     stages: dict[str, Callable[[], object]] = {

@@ -115,7 +115,7 @@ def answer(method: bytes, url: bytes, body: bytes) -> bytes | tuple[tuple[bytes,
 
 
 class _Conn(asyncio.Protocol):
-    __slots__ = ("transport", "parser", "url", "body", "timers")
+    __slots__ = ("body", "parser", "timers", "transport", "url")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]

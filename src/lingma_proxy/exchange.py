@@ -7,6 +7,7 @@ the rendered SSE chunks the client received (bounded by ``MAX_CAPTURE`` bytes).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -39,6 +40,11 @@ class Exchange:
     stream_chunks: list[bytes] = field(default_factory=list)  # what a streaming client got
     captured_bytes: int = 0
     client_gone: bool = False
+    warnings: list[str] = field(default_factory=list)  # e.g. context window filling or truncated
+    request_headers: Mapping[str, str] = field(default_factory=dict)  # the client's, unredacted
+    query: str = ""  # the client's query string (Claude Code sends beta=true)
+    response_headers: Mapping[str, str] = field(default_factory=dict)  # passthrough: the upstream's
+    passthrough: bool = False  # forwarded byte for byte (relay/passthrough.py)
 
     def capture(self, chunk: bytes) -> None:
         if self.captured_bytes < MAX_CAPTURE:

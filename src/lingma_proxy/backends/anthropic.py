@@ -25,11 +25,16 @@ import orjson
 from multidict import CIMultiDict
 
 from .. import errors, ir
-from ..dialects.anthropic_messages import StreamParser, parse_error, parse_response, render_request
+from ..dialects.anthropic_messages import (
+    StreamParser,
+    parse_error,
+    parse_response,
+    render_request,
+)
 from ..sse import SSEDecoder
 from .base import CLIENT_HEADERS, BackendState, Capabilities, Forwarded
 
-__all__ = ["AnthropicBackend", "DEFAULT_BASE_URL", "API_VERSION"]
+__all__ = ["API_VERSION", "DEFAULT_BASE_URL", "AnthropicBackend"]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
@@ -297,7 +302,7 @@ class AnthropicBackend:
     def _http_error(self, status: int, body: bytes, path: str, headers: Mapping[str, str]) -> errors.ProxyError:
         try:
             err = parse_error(status, body)
-        except Exception:  # a dialect bug must not hide the upstream's answer
+        except Exception:  # noqa: BLE001 - a dialect bug must not hide the upstream's answer
             err = errors.from_status(status, body[:300].decode("utf-8", "replace"))
         where = f"upstream {self.endpoint}{path} answered HTTP {status}"
         if status == 401 and not any(h in headers for h in _AUTH):

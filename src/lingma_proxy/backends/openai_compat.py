@@ -33,6 +33,7 @@ from .openai_discovery import (
     entry_context,
     llamacpp_context,
     lmstudio_context,
+    lmstudio_loaded,
     normalize_base_url,
     ollama_context,
     probe,
@@ -46,6 +47,7 @@ _MAX_ERROR_BODY = 64 * 1024
 _MODELS_TTL = 10.0
 _CTX_TTL, _CTX_MISS_TTL = 60.0, 10.0
 _CTX_BUDGET, _CTX_PROBE_TIMEOUT = 1.5, 0.75
+_LOADED_TTL = 3.0  # short: the user may load another model in LM Studio at any moment
 _CHECK = "is LM Studio/Ollama running? start the server or fix --openai-base-url"
 _CTX_ORDER = {"lmstudio": ("lmstudio",), "ollama": ("ollama",), "llamacpp": ("llamacpp",)}
 _DROPS = (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
@@ -113,6 +115,7 @@ class OpenAICompatBackend:
         self._ctx_cache: dict[str, tuple[float, int | None]] = {}
         self._ctx_dead: set[str] = set()  # discovery endpoints this server does not have
         self._ctx_source: str | None = None  # the one that answered
+        self._loaded_cache: tuple[float, str | None] | None = None
 
     def __repr__(self) -> str:
         return f"OpenAICompatBackend({self.name!r}, {self.endpoint!r})"
@@ -407,6 +410,34 @@ class OpenAICompatBackend:
             return BackendState(self.name, self.kind, False, exc.message, self.endpoint)
         return BackendState(self.name, self.kind, True, f"{len(models)} models", self.endpoint,
                             extra={"models": [m.id for m in models]})
+
+    async def preferred_model(self) -> str | None:
+        """The model to use for a client's free-form name: the one LM Studio has loaded now.
+
+        Asked of ``GET /api/v0/models`` (``state: "loaded"``) and cached for 3 s, so a model
+        switched in LM Studio is used from the next request on, and JIT loading never loads a
+        second model just because it came first in ``/v1/models``. ``None`` for servers
+        without that API (remembered), or when nothing is loaded. Never raises.
+        """
+        if self.kind in ("ollama", "llamacpp") or "lmstudio" in self._ctx_dead \
+                or self._ctx_source not in (None, "lmstudio"):
+            return None
+        now = _now()
+        hit = self._loaded_cache
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        try:
+            status, body = await self._get_json(self.root_url + "/api/v0/models", _CTX_PROBE_TIMEOUT)
+        except errors.ProxyError:
+            status, body = 0, None
+        if status in (404, 405, 501):
+            self._ctx_dead.add("lmstudio")
+        loaded = lmstudio_loaded(body) if status == 200 else []
+        if status == 200:
+            self._ctx_source = "lmstudio"
+        choice = loaded[0] if loaded else None
+        self._loaded_cache = (now + _LOADED_TTL, choice)
+        return choice
 
     async def context_window(self, model: str) -> int | None:
         """The context length the server runs ``model`` with, when it says so cheaply.

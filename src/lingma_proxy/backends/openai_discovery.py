@@ -75,6 +75,15 @@ def lmstudio_context(body: Any, model: str) -> int | None:
     return None
 
 
+def lmstudio_loaded(body: Any) -> list[str]:
+    """Ids of the models LM Studio has loaded right now (chat models first, embeddings last)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    loaded = [e for e in (data if isinstance(data, list) else ())
+              if isinstance(e, dict) and e.get("state") == "loaded" and isinstance(e.get("id"), str)]
+    loaded.sort(key=lambda e: e.get("type") == "embeddings")
+    return [e["id"] for e in loaded]
+
+
 def llamacpp_context(body: Any) -> int | None:
     if not isinstance(body, dict):
         return None

@@ -72,6 +72,13 @@ def _remote(cfg: Any, settings: Any) -> Backend:
     return from_settings(cfg, settings)
 
 
+@register("ipc")
+def _ipc(cfg: Any, settings: Any) -> Backend:
+    from .lingma.ipc.factory import from_settings
+
+    return from_settings(cfg, settings)
+
+
 @dataclass
 class Built:
     backends: dict[str, Backend]
@@ -96,11 +103,19 @@ def build(settings: Any) -> Built:
 
 
 async def detect_auto(settings: Any) -> Built:
-    """``--backend auto`` with nothing configured: a Lingma login on this machine (the remote
-    backend), else the first local server that answers."""
+    """``--backend auto`` with nothing configured: a running Lingma / QoderCN runtime (IPC), else
+    a Lingma login on this machine (the remote backend), else the first local server that answers."""
+    from .lingma.ipc.factory import detect as detect_ipc
     from .lingma.remote_factory import detect as detect_remote
     from .openai_compat import OpenAICompatBackend, probe
 
+    try:
+        ipc = await detect_ipc(settings)  # a running Lingma / QoderCN runtime comes first
+    except Exception:  # detection must never stop the server from starting
+        log.exception("Lingma IPC detection failed")
+        ipc = None
+    if ipc is not None:
+        return Built({ipc.name: ipc}, ipc.name)
     remote = await detect_remote(settings)
     if remote is not None:
         log.info("auto-detected a Lingma login: using the remote backend")

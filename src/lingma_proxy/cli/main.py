@@ -21,6 +21,12 @@ COMMANDS: dict[str, str] = {
     "version": "lingma_proxy.cli.version:version",
     "export-auth": "lingma_proxy.cli.export:export_auth",
     "export-bundle": "lingma_proxy.cli.export:export_bundle",
+    "requests": "lingma_proxy.cli.records:requests_command",
+    "stats": "lingma_proxy.cli.records:stats_command",
+    "feedback-bundle": "lingma_proxy.cli.records:feedback_bundle_command",
+    "doctor": "lingma_proxy.cli.doctor:doctor",
+    "trace": "lingma_proxy.cli.trace:trace",
+    "claude": "lingma_proxy.cli.claude:claude",
 }
 DEFAULT_COMMAND = "serve"
 _GROUP_OPTIONS = frozenset({"-h", "--help", "--version"})

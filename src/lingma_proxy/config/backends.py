@@ -121,6 +121,10 @@ def _parse_backends(raw: Any, source: str, values: Mapping[str, Any]) -> list[Ba
         options = entry.get("options", {})
         if not isinstance(options, dict):
             raise _err(f"{path}.options", "must be an object", source)
+        window = options.get("context_window")
+        if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window < 0):
+            raise _err(f"{path}.options.context_window", "must be a whole number of tokens (0 = ask the backend)",
+                       source)
         model = _str(entry, "model", path, source)
         out.append(BackendConfig(name, btype, base_url, api_key, model, MappingProxyType(dict(options))))
     return out

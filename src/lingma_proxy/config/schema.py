@@ -163,6 +163,8 @@ KEYS: tuple[Key, ...] = (
     Key("context_overflow", "str", ("LINGMA_PROXY_CONTEXT_OVERFLOW",),
         "a prompt too long for the model: error, or truncate old turns",
         check=_choice(_OVERFLOW), choices=_OVERFLOW),
+    Key("context_window", "int", ("LINGMA_PROXY_CONTEXT_WINDOW",),
+        "context window of the upstream model in tokens (0 = ask the backend)", check=_between(0)),
     # OpenAI-compatible / Anthropic
     Key("openai_base_url", "str", ("LINGMA_PROXY_OPENAI_BASE_URL", "LMSTUDIO_URL"),
         "OpenAI-compatible server (LM Studio, Ollama, vLLM, llama.cpp, mlx-lm)", check=openai_base_url),
@@ -186,6 +188,9 @@ KEYS: tuple[Key, ...] = (
         "IPC .info/.info.json file to use instead of searching"),
     Key("ipc_socket", "str", ("LINGMA_PROXY_IPC_SOCKET", "LINGMA_IPC_SOCKET"),
         "IPC unix socket path replacing the candidate list"),
+    Key("ipc_max_concurrent", "int", ("LINGMA_PROXY_IPC_MAX_CONCURRENT",),
+        "IPC turns in flight at once (1-16; unset = LINGMA_PROXY_MAX_CONCURRENT if set, else 4)",
+        check=_between(1, 16)),
     # Lingma remote
     Key("remote_base_url", "str", ("LINGMA_PROXY_REMOTE_BASE_URL", "LINGMA_REMOTE_BASE_URL"),
         "Lingma remote API base URL (empty = detected)", check=base_url),
@@ -212,6 +217,10 @@ KEYS: tuple[Key, ...] = (
     Key("retention_mb", "int", ("LINGMA_PROXY_RETENTION_MB",),
         "size the recording database is kept under, in MiB (0 = no size limit)", check=_between(0)),
     Key("trace", "tribool", ("LINGMA_PROXY_TRACE",), "keep full request/response traces (unset = backend default)"),
+    Key("trace_max_files", "int", ("LINGMA_PROXY_TRACE_MAX_FILES",), "traces kept per backend (oldest removed)",
+        check=_between(1)),
+    Key("trace_max_mb", "int", ("LINGMA_PROXY_TRACE_MAX_MB",), "megabytes of traces kept per backend",
+        check=_between(1)),
 )
 
 KEYS_BY_NAME = {k.name: k for k in KEYS}

@@ -102,6 +102,7 @@ class Settings:
     # features
     tool_mode: str = "auto"
     context_overflow: str = "error"
+    context_window: int = 0  # 0: discovered from the backend
     # OpenAI-compatible and Anthropic upstreams (the simple single-backend case)
     openai_base_url: str = ""
     openai_api_key: str | None = field(default=None, repr=False)
@@ -118,6 +119,7 @@ class Settings:
     session_mode: str = "auto"
     shared_client_info: str = ""
     ipc_socket: str = ""
+    ipc_max_concurrent: int = 4
     # Lingma remote
     remote_base_url: str = ""
     remote_auth_file: str = ""
@@ -135,6 +137,8 @@ class Settings:
     retention_mb: int = 512
     admin_key: str | None = field(default=None, repr=False)
     trace: bool | None = None
+    trace_max_files: int = 1000
+    trace_max_mb: int = 500
     # bookkeeping
     config_file: str = ""
     origins: Mapping[str, str] = field(default_factory=_empty, hash=False, compare=False)

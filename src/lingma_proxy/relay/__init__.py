@@ -14,7 +14,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
@@ -25,7 +25,10 @@ from ..backends.base import Backend
 from ..exchange import Exchange, Observer
 from ..features import hygiene, tokens
 from ..features.response_store import ResponseStore
+from . import passthrough
 from .call import Call, Outcome, decode_json, error_outcome
+from .context import apply_context_policy
+from .count_cache import CountCache
 from .transforms import plan_transforms
 
 log = logging.getLogger("lingma_proxy.relay")
@@ -50,6 +53,9 @@ class RelayOptions:
     commit_window: float = 2.0  # seconds to wait for the first upstream event before headers
     tool_mode: str = "auto"  # auto | native | emulate
     unavailable_reason: str = ""  # why no backend is configured, shown on every call
+    context_overflow: str = "error"  # error | truncate (relay/context.py)
+    context_window: int = 0  # configured limit for every model (0 = discover)
+    context_windows: Mapping[str, int] = field(default_factory=dict)  # per backend name
 
 
 class Relay:
@@ -60,6 +66,7 @@ class Relay:
         self.semaphore = asyncio.Semaphore(max(1, options.max_concurrent))
         self.response_store = ResponseStore()
         self.observers: list[Observer] = list(observers or [])
+        self.count_cache = CountCache()
 
     # ------------------------------------------------------------------ routing
 
@@ -92,10 +99,13 @@ class Relay:
                 return m.upstream_id or m.id
         if self.options.default_model:
             return self.options.default_model
-        if not models:
-            return model
+        if not models or not backend.capabilities.exhaustive_models:
+            return model  # Anthropic takes aliases it does not list
         # A free-form name (claude-opus-5-5, gpt-5.5) with no default configured: take the
         # first chat model the backend offers rather than failing the agent's first turn.
+        preferred = getattr(backend, "preferred_model", None)  # LM Studio: the loaded model
+        if preferred is not None and (loaded := await preferred()):
+            return str(loaded)
         chat = [m for m in models if "embed" not in m.id.lower()] or models
         return chat[0].upstream_id or chat[0].id
 
@@ -128,9 +138,16 @@ class Relay:
         wait_disconnect: Callable[[], Awaitable[Any]] | None = None,
         *,
         path: str = "",
+        headers: Mapping[str, str] | None = None,
+        query: str = "",
     ) -> Outcome:
+        if headers is not None:  # byte passthrough when the routed backend speaks this dialect
+            forwarded = await passthrough.intercept(self, dialect, raw, headers, query, path)
+            if forwarded is not None:
+                return forwarded
         ex = Exchange(id=secrets.token_hex(8), started=time.time(), dialect=dialect.NAME,
-                      path=path, request_body=raw) if self.observers else None
+                      path=path, request_body=raw, request_headers=headers or {},
+                      query=query) if self.observers else None
         t0 = time.perf_counter()
         try:
             req = dialect.parse_request(decode_json(raw))
@@ -140,6 +157,7 @@ class Relay:
                 req = self.response_store.expand(req)
             backend, upstream_model = await self.route(req.model)
             ureq = self.prepare(req, backend, upstream_model)
+            ureq = await apply_context_policy(req, ureq, backend, self.options, ex)
             transforms, ureq = plan_transforms(req, ureq, backend, self.options.tool_mode)
         except errors.ProxyError as exc:
             outcome = error_outcome(dialect, exc)
@@ -178,8 +196,17 @@ class Relay:
             except Exception:  # an observer must never break a request
                 log.exception("observer failed")
 
-    async def count_tokens(self, dialect: ModuleType, raw: bytes) -> Outcome:
-        """Token count answered locally (no upstream call, no slot taken)."""
+    async def count_tokens(self, dialect: ModuleType, raw: bytes, *, path: str = "",
+                           headers: Mapping[str, str] | None = None, query: str = "") -> Outcome:
+        """Token count: by an upstream that counts itself (Anthropic), else locally."""
+        if headers is not None:
+            forwarded = await passthrough.count(self, dialect, raw, headers, query, path)
+            if forwarded is not None:
+                return forwarded
+        key = CountCache.key(dialect.NAME, raw)
+        cached = self.count_cache.get(key)
+        if cached is not None:
+            return Outcome(body=cached)
         try:
             body = decode_json(raw)
             if isinstance(body, dict) and "max_tokens" not in body:
@@ -187,4 +214,6 @@ class Relay:
             req = dialect.parse_request(body)
         except errors.ProxyError as exc:
             return error_outcome(dialect, exc)
-        return Outcome(body=orjson.dumps({"input_tokens": tokens.estimate_request(req)}))
+        answer = orjson.dumps({"input_tokens": tokens.estimate_request(req)})
+        self.count_cache.put(key, answer)
+        return Outcome(body=answer)

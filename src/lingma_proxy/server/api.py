@@ -59,7 +59,8 @@ def generation(dialect: ModuleType) -> Callable[[Request], Awaitable[Response]]:
             raw = await read_body(request, request.app.state.settings.max_body_bytes)
         except errors.ProxyError as exc:
             return error_response(dialect, exc)
-        return send(await relay.handle(dialect, raw, disconnect_waiter(request), path=request.url.path))
+        return send(await relay.handle(dialect, raw, disconnect_waiter(request), path=request.url.path,
+                                       headers=request.headers, query=request.url.query))
 
     return endpoint
 
@@ -71,7 +72,8 @@ def counting(dialect: ModuleType, shape: Callable[[int], dict[str, Any]]) -> Cal
             raw = await read_body(request, request.app.state.settings.max_body_bytes)
         except errors.ProxyError as exc:
             return error_response(dialect, exc)
-        outcome = await relay.count_tokens(dialect, raw)
+        outcome = await relay.count_tokens(dialect, raw, path=request.url.path, headers=request.headers,
+                                           query=request.url.query)
         if outcome.status == 200:
             outcome.body = orjson.dumps(shape(orjson.loads(outcome.body)["input_tokens"]))
         return send(outcome)

@@ -6,6 +6,7 @@ or a fake upstream URL in settings. No module-level state.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 from collections.abc import AsyncIterator
@@ -19,7 +20,11 @@ from starlette.middleware.cors import CORSMiddleware
 from ..backends import registry
 from ..backends.base import Backend
 from ..relay import Relay, RelayOptions, RouteRule
-from . import api, discovery
+from ..relay.context import backend_context_windows
+from ..console import routes as console
+from ..storage import traces
+from ..storage.hub import Observability
+from . import api, core, debug, discovery
 from .auth import AuthMiddleware
 
 log = logging.getLogger("lingma_proxy.server")
@@ -42,6 +47,9 @@ def relay_options(settings: Any, built: registry.Built) -> RelayOptions:
         ping_interval=settings.ping_interval,
         tool_mode=settings.tool_mode,
         unavailable_reason=built.unavailable_reason,
+        context_overflow=settings.context_overflow,
+        context_window=settings.context_window,
+        context_windows=backend_context_windows(settings),
     )
 
 
@@ -50,25 +58,25 @@ def create_app(settings: Any, backends: dict[str, Backend] | None = None) -> Sta
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if backends is not None:
-            built = registry.Built(dict(backends), settings.backend if settings.backend in backends
-                                   else next(iter(backends), None))
-        else:
-            built = registry.build(settings)
-            if not built.backends and settings.backend == "auto":
-                built = await registry.detect_auto(settings)
+        built = await core.build(settings, backends)
         app.state.relay = Relay(built.backends, relay_options(settings, built))
+        tracer = traces.install(app.state.relay, settings, built.backends)
+        app.state.obs = Observability(settings).install(app.state.relay)  # recorder, log ring
         try:
             yield
         finally:
-            for b in built.backends.values():
+            await asyncio.to_thread(app.state.obs.close)  # queued records reach the disk
+            await core.close_retired(app)  # backends replaced by a console restart
+            if tracer is not None:
+                await asyncio.to_thread(tracer.close)  # queued traces reach the disk
+            for b in app.state.relay.backends.values():
                 try:
                     await b.aclose()
                 except Exception:  # closing must not mask the shutdown
                     log.exception("closing backend %s", b.name)
 
     app = Starlette(
-        routes=api.routes() + discovery.routes(),
+        routes=api.routes() + discovery.routes() + debug.routes() + console.routes(),
         middleware=[
             Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
                        allow_headers=CORS_HEADERS, expose_headers=["request-id", "x-request-id"],
@@ -79,6 +87,7 @@ def create_app(settings: Any, backends: dict[str, Backend] | None = None) -> Sta
         exception_handlers=api.exception_handlers(),
     )
     app.state.settings = settings
+    app.state.backends_override = backends  # kept by console restarts
     return app
 
 

@@ -13,6 +13,7 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import errors
+from .admin import is_admin_path
 from .dialect_errors import dialect_for_path
 
 OPEN_PATHS = frozenset({"/", "/health", "/version"})
@@ -25,7 +26,7 @@ class AuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.key is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS \
-                or scope["method"] == "OPTIONS":
+                or scope["method"] == "OPTIONS" or is_admin_path(scope["path"]):  # admin.py guards those
             await self.app(scope, receive, send)
             return
         if self._authorized(scope):

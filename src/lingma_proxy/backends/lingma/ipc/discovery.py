@@ -176,7 +176,7 @@ def pipe_path(name: str, platform: str) -> str:
 
 def runtime_label(*hints: str) -> tuple[str, str]:
     """(kind, label) from the paths and names the endpoint came from."""
-    text = " ".join(hints).replace("\\", "/").lower()
+    text = " ".join(_tail(h) for h in hints).lower()
     if "qoder" in text:
         return "qodercn", "QoderCN"
     if "/.lingma/vscode" in text:
@@ -184,6 +184,12 @@ def runtime_label(*hints: str) -> tuple[str, str]:
     if "/.lingma/.info" in text:
         return "lingma", "Lingma (JetBrains plugin)"
     return "lingma", "Lingma"
+
+
+def _tail(path: str) -> str:
+    """The last components of a path: the runtime's own directories, not the user's home
+    (whose name could contain anything, "qoder" included)."""
+    return "/" + "/".join(path.replace("\\", "/").split("/")[-4:])
 
 
 def ws_url_for(port: int) -> str:
@@ -238,8 +244,9 @@ def read_info_files(paths: list[Path], disc: Discovery, probes: Probes) -> list[
             continue
         alive = probes.pid_alive(info.pid)
         state = {True: "running", False: "NOT running (stale file)", None: "unknown"}[alive]
-        what = f"port {info.websocket_port}" if info.websocket_port else ""
-        what += (", " if what else "") + (f"ipcServerPath {info.ipc_server_path}" if info.ipc_server_path else "")
+        bits = [f"port {info.websocket_port}"] if info.websocket_port else []
+        bits += [f"ipcServerPath {info.ipc_server_path}"] if info.ipc_server_path else []
+        what = ", ".join(bits)
         disc.note(str(p), f"{what}; pid {info.pid or '?'} {state}")
         found.append((info, alive))
     return found
@@ -251,7 +258,7 @@ def choose_info(found: list[tuple[InfoFile, bool | None]]) -> InfoFile | None:
         return None
     rank = {True: 0, None: 1, False: 2}
     order = sorted(range(len(found)), key=lambda i: (
-        rank[found[i][1]], 0 if "qoder" in found[i][0].path.lower() else 1, i))
+        rank[found[i][1]], 0 if "qoder" in _tail(found[i][0].path).lower() else 1, i))
     return found[order[0]][0]
 
 

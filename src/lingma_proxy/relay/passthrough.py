@@ -1,0 +1,235 @@
+"""The byte passthrough fast path, chosen here (never by the server).
+
+A client whose dialect is the routed backend's ``capabilities.passthrough_dialect`` (an
+Anthropic client on the Anthropic backend) is forwarded byte for byte when its request needs
+no transform: the body unparsed (only ``model`` rewritten when a route maps it to another
+name), the headers and query the client sent, the upstream's status, headers and bytes
+streamed back as they arrive. Nothing is validated or re-rendered, so fields we do not model
+and thinking signatures survive untouched. Observers still get an ``Exchange`` (status,
+latency, time to first byte, the captured bytes and, folded from them, the answer and usage).
+
+``intercept`` is called first thing by ``Relay.handle``; it also binds the client's headers
+(``backends.base.CLIENT_HEADERS``) for backends that forward the client's own key. ``count``
+is the same for token counting: forwarded to an upstream that counts itself, else ``None``
+(the relay counts locally).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import weakref
+from collections.abc import AsyncIterator, Mapping
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .. import errors, ir
+from ..backends.base import CLIENT_HEADERS, Forwarded, Passthrough
+from ..exchange import Exchange
+from ..sse import SSEDecoder
+from .call import Outcome, error_outcome
+
+if TYPE_CHECKING:
+    from . import Relay
+
+log = logging.getLogger("lingma_proxy.relay")
+
+__all__ = ["count", "intercept"]
+
+
+def _offered(relay: Relay, dialect_name: str) -> bool:
+    return any(b.capabilities.passthrough_dialect == dialect_name for b in relay.backends.values())
+
+
+async def _target(relay: Relay, dialect: ModuleType, raw: bytes) -> tuple[Passthrough, dict[str, Any], str] | None:
+    """The backend, decoded body and upstream model when ``raw`` may be passed through."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None  # the regular path answers with the dialect's own error
+    model = body.get("model") if isinstance(body, dict) else None
+    if not isinstance(model, str) or not model:
+        return None
+    try:
+        backend, upstream_model = await relay.route(model)
+    except errors.ProxyError:
+        return None
+    if backend.capabilities.passthrough_dialect != dialect.NAME or not isinstance(backend, Passthrough):
+        return None
+    return backend, body, upstream_model
+
+
+async def intercept(relay: Relay, dialect: ModuleType, raw: bytes, headers: Mapping[str, str],
+                    query: str = "", path: str = "") -> Outcome | None:
+    """The forwarded answer, or ``None`` when the request takes the regular (IR) path."""
+    CLIENT_HEADERS.set(headers)
+    if relay.options.tool_mode == "emulate" or not _offered(relay, dialect.NAME):
+        return None
+    target = await _target(relay, dialect, raw)
+    if target is None:
+        return None
+    backend, body, upstream_model = target
+    model = body["model"]
+    upstream_raw = raw if upstream_model == model else orjson.dumps({**body, "model": upstream_model})
+    ex = None
+    if relay.observers:
+        ex = Exchange(id=secrets.token_hex(8), started=time.time(), dialect=dialect.NAME, path=path,
+                      client_model=model, backend=getattr(backend, "name", ""), upstream_model=upstream_model,
+                      stream=body.get("stream") is True, request_body=raw, request_headers=headers,
+                      query=query, passthrough=True)
+        ex.attempts.append(f"{ex.backend}/{upstream_model}")
+    t0 = time.perf_counter()
+    await relay.semaphore.acquire()
+    try:
+        fwd = await backend.passthrough(path or "/v1/messages", upstream_raw, headers, query)
+    except BaseException as exc:
+        relay.semaphore.release()
+        if not isinstance(exc, errors.ProxyError):
+            raise
+        outcome = error_outcome(dialect, exc)
+        if ex is not None:
+            ex.status, ex.error, ex.error_kind, ex.response_body = exc.status, exc.message, exc.kind, outcome.body
+            relay.notify(ex, t0)
+        return outcome
+    out_headers = dict(fwd.headers)
+    if ex is not None:
+        ex.status, ex.response_headers = fwd.status, out_headers
+    sse = "text/event-stream" in _header(out_headers, "content-type")
+    release = _Release(relay.semaphore)
+    stream = _pipe(relay, dialect, fwd, ex, t0, sse, release)
+    weakref.finalize(stream, release)  # a stream the server never started still frees its slot
+    return Outcome(status=fwd.status, stream=stream, headers=out_headers)
+
+
+class _Release:
+    __slots__ = ("done", "sem")
+
+    def __init__(self, sem: asyncio.Semaphore) -> None:
+        self.sem, self.done = sem, False
+
+    def __call__(self) -> None:
+        if not self.done:
+            self.done = True
+            self.sem.release()
+
+
+async def count(relay: Relay, dialect: ModuleType, raw: bytes, headers: Mapping[str, str],
+                query: str = "", path: str = "") -> Outcome | None:
+    """Token counting by an upstream that counts itself; ``None``: count locally."""
+    CLIENT_HEADERS.set(headers)
+    if not any(b.capabilities.count_tokens for b in relay.backends.values()):
+        return None
+    target = await _target(relay, dialect, raw)
+    try:
+        if target is not None:
+            backend, body, upstream_model = target
+            if upstream_model != body["model"]:
+                raw = orjson.dumps({**body, "model": upstream_model})
+            fwd = await backend.passthrough(path, raw, headers, query)
+            chunks = [c async for c in fwd.body]
+            return Outcome(status=fwd.status, body=b"".join(chunks))
+        return await _count_translated(relay, dialect, raw)
+    except errors.ProxyError as exc:
+        log.warning("upstream token count failed, counting locally: %s", exc.message)
+        return None
+
+
+async def _count_translated(relay: Relay, dialect: ModuleType, raw: bytes) -> Outcome | None:
+    body = orjson.loads(raw) if raw else None
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+        return None
+    if "max_tokens" not in body:
+        body = {**body, "max_tokens": 1}
+    req = dialect.parse_request(body)
+    backend, upstream_model = await relay.route(req.model)
+    counter = getattr(backend, "count_tokens", None)
+    if not backend.capabilities.count_tokens or counter is None:
+        return None
+    n = await counter(relay.prepare(req, backend, upstream_model))
+    return Outcome(body=orjson.dumps({"input_tokens": n}))
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    for k, v in headers.items():
+        if k.lower() == name:
+            return v
+    return ""
+
+
+class _Fold:
+    """Upstream bytes -> the IR answer, for observers only: any failure just stops folding."""
+
+    __slots__ = ("acc", "decoder", "parser")
+
+    def __init__(self, dialect: ModuleType) -> None:
+        self.decoder = SSEDecoder()
+        self.parser = dialect.StreamParser()
+        self.acc = ir.Accumulator()
+
+    def feed(self, chunk: bytes) -> None:
+        for sev in self.decoder.feed(chunk):
+            for ev in self.parser.feed(sev):
+                self.acc.feed(ev)
+
+
+async def _pipe(relay: Relay, dialect: ModuleType, fwd: Forwarded, ex: Exchange | None, t0: float,
+                sse: bool, release: _Release) -> AsyncIterator[bytes]:
+    fold = _Fold(dialect) if ex is not None and sse and fwd.status < 300 else None
+    whole: list[bytes] | None = [] if ex is not None and not sse else None
+    completed = False
+    failure: errors.ProxyError | None = None
+    try:
+        try:
+            async for chunk in fwd.body:
+                if ex is not None:
+                    if ex.ttfb_ms is None:
+                        ex.ttfb_ms = (time.perf_counter() - t0) * 1000
+                    ex.capture(chunk)
+                    if whole is not None:
+                        whole.append(chunk)
+                    if fold is not None:
+                        try:
+                            fold.feed(chunk)
+                        except Exception:  # noqa: BLE001 - an odd frame: forwarding goes on, folding stops
+                            fold = None
+                yield chunk
+            completed = True
+        except errors.ProxyError as exc:
+            failure = exc
+            if sse:  # the client sees why its stream ended, in its own grammar
+                frame = b"event: error\ndata: " + orjson.dumps(dialect.render_error(exc)) + b"\n\n"
+                if ex is not None:
+                    ex.capture(frame)
+                yield frame
+    finally:
+        release()
+        await fwd.body.aclose()  # type: ignore[attr-defined]
+        if ex is not None:
+            _finish(relay, dialect, ex, t0, fold, whole, completed, failure, fwd.status)
+
+
+def _finish(relay: Relay, dialect: ModuleType, ex: Exchange, t0: float, fold: _Fold | None,
+            whole: list[bytes] | None, completed: bool, failure: errors.ProxyError | None, status: int) -> None:
+    if failure is not None:
+        ex.status, ex.error, ex.error_kind = failure.status, failure.message, failure.kind
+    elif not completed:
+        ex.client_gone, ex.status = True, 499
+    if fold is not None:
+        ex.response = fold.acc.response()
+    if whole is not None:
+        ex.response_body = b"".join(whole)
+        try:
+            if status < 300:
+                ex.response = dialect.parse_response(orjson.loads(ex.response_body))
+            else:
+                err = dialect.parse_error(status, ex.response_body)
+                ex.error, ex.error_kind = err.message, err.kind
+        except (errors.ProxyError, orjson.JSONDecodeError):
+            pass
+    if ex.response is not None:
+        ex.usage, ex.stop_reason = ex.response.usage, ex.response.stop_reason
+    relay.notify(ex, t0)
