@@ -47,7 +47,7 @@ def test_bad_values_are_refused_naming_the_key(served: tuple[ServerThread, FakeO
     before = server.app.state.relay
     r = httpx.post(server.url + "/console/api/settings", json={"values": {"max_concurrent": "lots"}})
     assert r.status_code == 400
-    assert r.json()["error"] == {"message": "max_concurrent must be an integer, got lots (from flag --max-concurrent)",
+    assert r.json()["error"] == {"message": "max_concurrent must be an integer, got lots (from the console)",
                                  "key": "max_concurrent"}
     r = httpx.post(server.url + "/console/api/settings", json={"values": {"backend": "nowhere"}})
     assert r.status_code == 400 and r.json()["error"]["key"] == "backend"

@@ -3,6 +3,7 @@ official anthropic SDK and raw httpx for exactness), translation for OpenAI clie
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -213,3 +214,47 @@ def test_upstream_error_translated(server: ServerThread, upstream: FakeAnthropic
     with pytest.raises(openai.BadRequestError) as exc:
         client.chat.completions.create(model="claude-x", messages=[{"role": "user", "content": "x"}])
     assert "prompt is too long" in str(exc.value) and CLIENT_KEY not in str(exc.value)
+
+
+def test_passthrough_streams_unbuffered(server: ServerThread, upstream: FakeAnthropicUpstream) -> None:
+    upstream.queue(AReply.sse(text_frames(), frame_delay=0.12))  # 8 frames, about 1 s in all
+    body = orjson.dumps({"model": "claude-x", "max_tokens": 10, "stream": True,
+                         "messages": [{"role": "user", "content": "a"}]})
+    t0 = time.perf_counter()
+    with httpx.Client(timeout=10) as c, c.stream("POST", server.url + "/v1/messages", content=body,
+                                                 headers={"x-api-key": CLIENT_KEY}) as r:
+        chunks = r.iter_raw()
+        first = next(chunks)
+        t_first = time.perf_counter() - t0
+        rest = b"".join(chunks)
+    total = time.perf_counter() - t0
+    assert first.startswith(b"event: message_start") and b"message_stop" in rest
+    assert t_first < 0.6 < total
+
+
+def test_client_leaving_frees_the_slot(upstream: FakeAnthropicUpstream) -> None:
+    with serve(upstream, max_concurrent=1) as s:
+        seen: list[Exchange] = []
+        s.app.state.relay.observers.append(seen.append)
+        upstream.queue(AReply.sse(text_frames(), frame_delay=0.2))
+        body = orjson.dumps({"model": "claude-x", "max_tokens": 10, "stream": True,
+                             "messages": [{"role": "user", "content": "a"}]})
+        with httpx.Client(timeout=10) as c:
+            with c.stream("POST", s.url + "/v1/messages", content=body, headers={"x-api-key": CLIENT_KEY}) as r:
+                next(r.iter_raw())  # then leave mid-stream
+            client = anthropic.Anthropic(base_url=s.url, api_key=CLIENT_KEY, max_retries=0, timeout=5)
+            m = client.messages.create(model="claude-x", max_tokens=10, messages=[{"role": "user", "content": "b"}])
+        assert m.content[0].text == "Hello from Anthropic"  # type: ignore[union-attr]
+        deadline = time.monotonic() + 3
+        while len(seen) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    gone = [e for e in seen if e.client_gone]
+    assert len(gone) == 1 and gone[0].status == 499 and gone[0].passthrough
+
+
+def test_responses_input_tokens_counted_upstream(server: ServerThread, upstream: FakeAnthropicUpstream) -> None:
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key=CLIENT_KEY, max_retries=0)
+    n = client.responses.input_tokens.count(model="claude-x", input="hello there")
+    got = upstream.requests[-1]
+    assert got.path == "/v1/messages/count_tokens" and n.input_tokens == len(got.body) // 10
+    assert set(got.json()) == {"model", "messages"}  # no max_tokens: count_tokens refuses it

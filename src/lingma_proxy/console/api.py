@@ -147,7 +147,7 @@ async def _recent(request: Request, limit: int, **filters: Any) -> list[dict[str
 async def requests(request: Request) -> Response:
     p = request.query_params
     before = p.get("before")
-    filters = {k: p.get(k) or None for k in ("model", "status", "backend", "dialect", "q")}
+    filters: dict[str, Any] = {k: p.get(k) or None for k in ("model", "status", "backend", "dialect", "q")}
     try:
         filters["before"] = float(before) if before else None
     except ValueError:

@@ -21,7 +21,7 @@ from ..config.schema import KEYS_BY_NAME
 from ..config.settings import SECRET_FIELDS
 
 CONSOLE = "console"
-_DEFAULTS = {f.name: (f.default_factory() if f.default_factory is not MISSING else f.default)  # type: ignore[misc]
+_DEFAULTS = {f.name: (f.default_factory() if f.default_factory is not MISSING else f.default)
              for f in fields(Settings)}
 
 
@@ -79,7 +79,13 @@ def edited(settings: Settings, changes: Mapping[str, Any], *, env: Mapping[str, 
             flags.pop(name, None)
         else:
             flags[name] = value
-    new = load_settings(flags, os.environ if env is None else env, cwd or Path.cwd(), home or Path.home())
+    try:
+        new = load_settings(flags, os.environ if env is None else env, cwd or Path.cwd(), home or Path.home())
+    except ConfigError as e:
+        if e.key in changes and e.source and e.source.startswith("flag"):  # the console's value, not a flag
+            raise ConfigError(e.message.replace(f"(from {e.source})", "(from the console)"), key=e.key,
+                              source=CONSOLE) from None
+        raise
     origins = dict(new.origins)
     for name, value in changes.items():
         if value is not None:

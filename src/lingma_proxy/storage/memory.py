@@ -45,13 +45,14 @@ class LogRing(logging.Handler):
             message = self.redact(message)
         if len(message) > MESSAGE_MAX:
             message = message[:MESSAGE_MAX] + " …"
-        entry = {"seq": next(self.seq), "ts": record.created, "level": record.levelname.lower(),
-                 "logger": record.name, "message": message}
+        level = record.levelname.lower()
+        entry = {"seq": next(self.seq), "ts": record.created, "level": level, "logger": record.name,
+                 "message": message}
         with self.guard:
             self.ring.append(entry)
         sink = self.sink
         if sink is not None and not record.name.startswith("lingma_proxy.storage"):
-            sink((record.created, entry["level"], record.name, message))
+            sink((record.created, level, record.name, message))
 
     def entries(self, *, after: int = 0, limit: int = 200, level: str | None = None,
                 q: str | None = None) -> list[dict[str, Any]]:

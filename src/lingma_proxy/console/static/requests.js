@@ -174,7 +174,7 @@ function drawDetail(holder, r) {
         meta("Attempts", (r.attempts || []).join(" → ") || "–"),
         meta("Sizes", `${bytes(r.request_bytes)} in · ${bytes(r.response_bytes)} out`)),
       r.truncated ? h("div", { class: "faint", style: "margin-top:10px" }, "Some bodies were cut to the record_body_limit.") : null),
-    h("div", { class: "card" }, h("div", { class: "row", style: "align-items:flex-end" }, h("div", { style: "flex:1;min-width:0" }, bar), tools), pane));
+    h("div", { class: "card" }, h("div", { class: "row", style: "align-items:flex-end" }, h("div", { style: "flex:1 1 300px;min-width:0" }, bar), tools), pane));
   show(tabs[0][0]);
 }
 
