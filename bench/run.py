@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="start the proxy with CMD instead of lingma-proxy (A/B experiments); "
                          "`serve --backend openai ...` is appended")
     ap.add_argument("--serve-args", default="", metavar="ARGS",
-                    help='extra `serve` flags, e.g. "--no-record" (default: the default configuration)')
+                    help='extra `serve` flags, e.g. --serve-args=--no-record (default: the default configuration)')
     ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                     help="wait up to SECONDS for the machine to be under 25%% busy before starting")
     args = ap.parse_args(argv)

@@ -99,7 +99,7 @@ def test_a_stalled_writer_does_not_change_request_latency(tmp_path: Path) -> Non
         assert writer.entered.wait(5)
         stalled = timed(40)
         assert max(stalled) < 1.0
-        assert statistics.median(stalled) < baseline * 2 + 0.005, (baseline, statistics.median(stalled))
+        assert statistics.median(stalled) < baseline * 3 + 0.01, (baseline, statistics.median(stalled))
         assert obs.recorder.dropped == 40 - 4
         assert httpx.get(server.url + "/console/api/overview").json()["recording"]["dropped"] == 36
         writer.release.set()

@@ -107,7 +107,9 @@ class Observability:
     # ------------------------------------------------------------------ reading
 
     def has_db(self) -> bool:
-        return self.recorder is not None or self.path.exists()
+        """Reads go to the database only while recording: with recording off the console shows
+        this run's requests (from memory), not an old file's."""
+        return self.recorder is not None
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(conn, *args, **kwargs)`` on a worker thread (SQLite reads block)."""
