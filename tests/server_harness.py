@@ -21,12 +21,18 @@ def free_port() -> int:
 
 class ServerThread:
     def __init__(self, settings: Any, backends: dict[str, Any] | None = None) -> None:
-        self.port = free_port()
+        # Bind here and hand the socket to uvicorn: picking a "free" port and binding it later
+        # races with other test processes on the same machine.
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
         self.app = create_app(settings, backends)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 access_log=False, lifespan="on")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
+                                       daemon=True)
         self.loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -45,6 +51,7 @@ class ServerThread:
     def __exit__(self, *exc: Any) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        self.sock.close()
 
 
 def make_settings(**overrides: Any) -> Any:
