@@ -60,3 +60,36 @@ def test_native_mode_leaves_text_alone() -> None:
         r = c.chat.completions.create(model="m", messages=[{"role": "user", "content": "read"}], tools=[
             {"type": "function", "function": {"name": "Read", "parameters": {"type": "object"}}}])
         assert r.choices[0].message.content == text and not r.choices[0].message.tool_calls
+
+
+def test_missed_tool_call_is_retried_once_and_continues_the_message() -> None:
+    backend = ScriptedBackend(capabilities=Capabilities(native_tools=False))
+    backend.push(*text_script("I'll read the file first."))  # announces, does not call
+    backend.push(*text_script(ACTION))
+    with ServerThread(make_settings(), {"scripted": backend}) as srv:
+        c = anthropic.Anthropic(base_url=srv.url, api_key="x", max_retries=0)
+        with c.messages.stream(model="m", max_tokens=100, tools=[BASH],
+                               messages=[{"role": "user", "content": "what is here?"}]) as s:
+            events = list(s)
+            m = s.get_final_message()
+    assert len(backend.requests) == 2
+    retry = backend.requests[1]
+    assert "I'll read the file first." in retry.messages[-2].text()  # the missed reply is kept
+    assert [b.type for b in m.content] == ["text", "text", "tool_use"]
+    assert m.content[2].input == {"command": "ls -la"} and m.stop_reason == "tool_use"
+    assert [e.index for e in events if e.type == "content_block_start"] == [0, 1, 2]
+    assert sum(e.type == "message_stop" for e in events) == 1
+
+
+def test_no_second_retry_when_the_retry_also_misses() -> None:
+    backend = ScriptedBackend(capabilities=Capabilities(native_tools=False))
+    backend.push(*text_script("I'll run it now."))
+    backend.push(*text_script("I'll run it now, really."))
+    backend.push(*text_script("third reply must never be asked for"))
+    with ServerThread(make_settings(), {"scripted": backend}) as srv:
+        c = openai.OpenAI(base_url=srv.url + "/v1", api_key="x", max_retries=0)
+        r = c.chat.completions.create(model="m", messages=[{"role": "user", "content": "run ls"}], tools=[
+            {"type": "function", "function": {"name": "Bash", "parameters": BASH["input_schema"]}}])
+    assert len(backend.requests) == 2
+    assert r.choices[0].finish_reason == "stop" and not r.choices[0].message.tool_calls
+    assert "third" not in (r.choices[0].message.content or "")

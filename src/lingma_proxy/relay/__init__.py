@@ -29,7 +29,7 @@ from . import passthrough
 from .call import Call, Outcome, decode_json, error_outcome
 from .context import apply_context_policy
 from .count_cache import CountCache
-from .transforms import plan_transforms
+from .transforms import plan_transforms, uses_emulation
 
 log = logging.getLogger("lingma_proxy.relay")
 
@@ -169,7 +169,8 @@ class Relay:
         if ex is not None:
             ex.backend, ex.upstream_model = backend.name, ureq.model
             ex.attempts.append(f"{backend.name}/{ureq.model}")
-        call = Call(self, dialect, req, ureq, backend, transforms, ex, t0)
+        call = Call(self, dialect, req, ureq, backend, transforms, ex, t0,
+                    emulate=uses_emulation(req, backend, self.options.tool_mode))
         if req.stream:
             return await call.stream()
         work = asyncio.ensure_future(call.complete())

@@ -30,6 +30,7 @@ from .. import errors, ir
 from ..backends.base import Backend
 from ..exchange import Exchange
 from ..features import tokens
+from .emulation import emulated_events
 from .transforms import Transform, run_finish, run_transforms
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class Outcome:
 class Call:
     def __init__(self, relay: Relay, dialect: ModuleType, req: ir.Request, ureq: ir.Request,
                  backend: Backend, transforms: list[Transform], ex: Exchange | None,
-                 t0: float) -> None:
+                 t0: float, *, emulate: bool = False) -> None:
         self.relay = relay
         self.dialect = dialect
         self.req = req
@@ -73,6 +74,7 @@ class Call:
         self.input_estimate = tokens.estimate_request(req)
         self.response_id = ID_PREFIX.get(dialect.NAME, "msg_") + secrets.token_hex(12)
         self.store = dialect.NAME == "openai_responses" and req.extra.get("store") is not False
+        self.emulate = emulate
 
     # ------------------------------------------------------------------ producer side
 
@@ -82,7 +84,8 @@ class Call:
         transforms = self.transforms
         try:
             async with self.relay.semaphore:
-                agen = self.backend.stream(self.ureq)
+                agen = (emulated_events(self.backend, self.req, self.ureq) if self.emulate
+                        else self.backend.stream(self.ureq))
                 try:
                     async for ev in agen:
                         self.idle_since = loop.time()

@@ -14,7 +14,6 @@ from .. import ir
 from ..backends.base import Backend
 from ..features.text_tool_calls import TextToolCallStream
 from ..features.tool_contract import inject_contract, needs_emulation
-from ..features.tool_stream import EmulatedToolStream
 
 
 class Transform(Protocol):
@@ -32,15 +31,23 @@ def plan_transforms(req: ir.Request, ureq: ir.Request, backend: Backend,
     with them, turns tool calls a local model wrote as text into real ones (only when the
     request offered tools and the upstream produced no native call).
     """
-    if tool_mode == "native":
-        return [], ureq
-    if tool_mode == "emulate" or not backend.capabilities.native_tools:
-        if needs_emulation(req):
-            return [EmulatedToolStream(req)], inject_contract(ureq)
+    if uses_emulation(req, backend, tool_mode):
+        # the calls are recovered by relay.emulation.emulated_events (it may retry once)
+        return [], inject_contract(ureq)
+    if tool_mode == "native" or tool_mode == "emulate" or not backend.capabilities.native_tools:
         return [], ureq
     if req.tools and not (req.tool_choice and req.tool_choice.type == "none"):
         return [TextToolCallStream(req)], ureq
     return [], ureq
+
+
+def uses_emulation(req: ir.Request, backend: Backend, tool_mode: str) -> bool:
+    """Whether tools are emulated by prompt contract for this request."""
+    if tool_mode == "native":
+        return False
+    if tool_mode == "emulate" or not backend.capabilities.native_tools:
+        return needs_emulation(req)
+    return False
 
 
 def run_transforms(transforms: list[Transform], ev: ir.Event) -> list[ir.Event]:
