@@ -91,7 +91,7 @@ class _Pass:
             return ev
         if isinstance(ev, ir.BlockStart):
             self.next_index = max(self.next_index, index + self.offset + 1)
-        return replace(ev, index=index + self.offset) if self.offset else ev  # type: ignore[type-var]
+        return replace(ev, index=index + self.offset) if self.offset else ev
 
 
 def _sum_usage(a: ir.Usage | None, b: ir.Usage | None) -> ir.Usage | None:

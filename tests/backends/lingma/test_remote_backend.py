@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -462,16 +464,50 @@ async def test_proxy_from_the_environment(emu: LingmaRemoteEmulator, creds: Path
         await b.aclose()
 
 
-async def test_socks5_needs_aiohttp_socks(creds: Path, tmp_path: Path) -> None:
-    pytest.importorskip  # noqa: B018
+async def _socks5_server(seen: list[tuple[str, int]]) -> asyncio.AbstractServer:
+    """A minimal SOCKS5 (no auth, CONNECT) server on loopback that relays to the target."""
+
+    async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        try:
+            while data := await r.read(65536):
+                w.write(data)
+                await w.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            w.close()
+
+    async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        _ver, n = await r.readexactly(2)
+        await r.readexactly(n)
+        w.write(b"\x05\x00")
+        _, _cmd, _, atyp = await r.readexactly(4)
+        if atyp == 1:
+            host = ".".join(str(b) for b in await r.readexactly(4))
+        else:
+            host = (await r.readexactly((await r.readexactly(1))[0])).decode()
+        port = int.from_bytes(await r.readexactly(2), "big")
+        seen.append((host, port))
+        ur, uw = await asyncio.open_connection(host, port)
+        w.write(b"\x05\x00\x00\x01" + bytes(4) + b"\x00\x00")
+        await w.drain()
+        await asyncio.gather(pipe(r, uw), pipe(ur, w))
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+async def test_socks5_proxy_carries_the_requests(emu: LingmaRemoteEmulator, creds: Path, tmp_path: Path) -> None:
+    seen: list[tuple[str, int]] = []
+    server = await _socks5_server(seen)
+    port = server.sockets[0].getsockname()[1]
+    b = make(emu.url, creds, tmp_path, proxy_url=f"socks5://127.0.0.1:{port}")
     try:
-        import aiohttp_socks  # type: ignore[import-not-found]  # noqa: F401
-        pytest.skip("aiohttp-socks is installed")
-    except ImportError:
-        pass
-    b = make("http://lingma.invalid", creds, tmp_path, proxy_url="socks5://127.0.0.1:1080")
-    _, err = await run_until_error(b)
-    assert isinstance(err, errors.UpstreamUnavailable) and "aiohttp-socks" in err.message
+        assert text_of(await run(b))
+        emu_port = int(emu.url.rsplit(":", 1)[1].split("/")[0])
+        assert seen and all(p == emu_port for _, p in seen)
+    finally:
+        await b.aclose()
+        server.close()
 
 
 # ------------------------------------------------------------------ the IPC image route (option)
