@@ -77,3 +77,14 @@ def test_billing_header_is_stripped_and_other_system_text_kept() -> None:
     assert [p.text for p in out.system] == ["You are Claude Code.", "Keep this line"]
     untouched = ir.Request("m", (), system=(ir.TextPart("plain"),))
     assert hygiene.strip_billing_header(untouched) is untouched
+
+
+def test_estimate_cache_gives_the_same_numbers_and_stays_bounded() -> None:
+    long_text = "def handler(event):\n    return {'ok': True}\n" * 100
+    req = ir.Request("m", (ir.Message("user", (ir.TextPart(long_text),)),),
+                     system=(ir.TextPart("system " * 500),))
+    cache = tokens.EstimateCache(max_chars=10_000)
+    assert tokens.estimate_request(req, cache) == tokens.estimate_request(req) == tokens.estimate_request(req, cache)
+    for i in range(50):
+        cache.text(f"{i} " + "x" * 1000)
+    assert cache._chars <= 10_000

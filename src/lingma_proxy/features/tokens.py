@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import orjson
 
@@ -129,38 +129,75 @@ def estimate_image(part: ir.ImagePart) -> int:
     return IMAGE_TOKENS_DEFAULT
 
 
-def estimate_part(part: ir.Part) -> int:
+TextEstimator = Callable[[str], int]
+
+
+class EstimateCache:
+    """Remembers the estimates of long texts.
+
+    An agent loop resends the same system prompt, tool schemas and history on every turn
+    (200 KB for Claude Code); looking a text up costs one hash and one compare, a fraction of
+    estimating it again. Bounded by the characters it holds, oldest entries dropped first.
+    """
+
+    __slots__ = ("_memo", "_chars", "max_chars", "min_chars")
+
+    def __init__(self, max_chars: int = 8_000_000, min_chars: int = 512) -> None:
+        self._memo: dict[str, int] = {}
+        self._chars = 0
+        self.max_chars = max_chars
+        self.min_chars = min_chars
+
+    def text(self, text: str) -> int:
+        if len(text) < self.min_chars:
+            return estimate_text(text)
+        memo = self._memo
+        value = memo.get(text)
+        if value is None:
+            value = estimate_text(text)
+            while memo and self._chars + len(text) > self.max_chars:
+                oldest = next(iter(memo))
+                del memo[oldest]
+                self._chars -= len(oldest)
+            if len(text) <= self.max_chars:
+                memo[text] = value
+                self._chars += len(text)
+        return value
+
+
+def estimate_part(part: ir.Part, est: TextEstimator = estimate_text) -> int:
     if isinstance(part, ir.TextPart):
-        return estimate_text(part.text)
+        return est(part.text)
     if isinstance(part, ir.ImagePart):
         return estimate_image(part)
     if isinstance(part, ir.ThinkingPart):
-        return estimate_text(part.text)
+        return est(part.text)
     if isinstance(part, ir.ToolCallPart):
-        return estimate_text(part.name) + estimate_text(part.arguments) + 4
-    return 4 + sum(estimate_part(p) for p in part.content)
+        return est(part.name) + est(part.arguments) + 4
+    return 4 + sum(estimate_part(p, est) for p in part.content)
 
 
-def estimate_tools(tools: Iterable[ir.Tool]) -> int:
+def estimate_tools(tools: Iterable[ir.Tool], est: TextEstimator = estimate_text) -> int:
     total = 0
     for t in tools:
         schema = orjson.dumps(t.parameters).decode() if t.parameters else ""
-        total += TOOL_OVERHEAD + estimate_text(t.name) + estimate_text(t.description)
-        total += estimate_text(schema)
+        total += TOOL_OVERHEAD + est(t.name) + est(t.description)
+        total += est(schema)
     return total
 
 
-def estimate_message(msg: ir.Message) -> int:
-    return MESSAGE_OVERHEAD + sum(estimate_part(p) for p in msg.content)
+def estimate_message(msg: ir.Message, est: TextEstimator = estimate_text) -> int:
+    return MESSAGE_OVERHEAD + sum(estimate_part(p, est) for p in msg.content)
 
 
-def estimate_request(req: ir.Request) -> int:
+def estimate_request(req: ir.Request, cache: EstimateCache | None = None) -> int:
     """Input tokens of the whole request as an upstream would count them."""
-    total = sum(estimate_text(p.text) for p in req.system)
+    est = cache.text if cache is not None else estimate_text
+    total = sum(est(p.text) for p in req.system)
     if req.system:
         total += MESSAGE_OVERHEAD
-    total += estimate_tools(req.tools)
-    total += sum(estimate_message(m) for m in req.messages)
+    total += estimate_tools(req.tools, est)
+    total += sum(estimate_message(m, est) for m in req.messages)
     return total + 3  # reply priming
 
 

@@ -65,6 +65,7 @@ class Relay:
         self.options = options
         self.semaphore = asyncio.Semaphore(max(1, options.max_concurrent))
         self.response_store = ResponseStore()
+        self.estimates = tokens.EstimateCache()
         self.observers: list[Observer] = list(observers or [])
         self.count_cache = CountCache()
 
@@ -215,6 +216,6 @@ class Relay:
             req = dialect.parse_request(body)
         except errors.ProxyError as exc:
             return error_outcome(dialect, exc)
-        answer = orjson.dumps({"input_tokens": tokens.estimate_request(req)})
+        answer = orjson.dumps({"input_tokens": tokens.estimate_request(req, self.estimates)})
         self.count_cache.put(key, answer)
         return Outcome(body=answer)

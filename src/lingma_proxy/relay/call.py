@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("lingma_proxy.relay")
 
 _END = object()
+QUEUE_MAX = 64  # events parsed ahead of the client: enough to batch, small enough for fast TTFB
+BATCH_MAX = 64  # events rendered into one write at most
 ID_PREFIX = {"anthropic_messages": "msg_", "openai_chat": "chatcmpl-", "openai_responses": "resp_"}
 SSE_HEADERS = {
     "content-type": "text/event-stream; charset=utf-8",
@@ -69,9 +71,9 @@ class Call:
         self.transforms = transforms
         self.ex = ex
         self.t0 = t0
-        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1024)
+        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=QUEUE_MAX)
         self.idle_since = 0.0
-        self.input_estimate = tokens.estimate_request(req)
+        self.input_estimate = tokens.estimate_request(req, relay.estimates)
         self.response_id = ID_PREFIX.get(dialect.NAME, "msg_") + secrets.token_hex(12)
         self.store = dialect.NAME == "openai_responses" and req.extra.get("store") is not False
         self.emulate = emulate
@@ -118,7 +120,8 @@ class Call:
                 await asyncio.sleep(wait)
                 continue
             self.idle_since = loop.time()
-            self.queue.put_nowait(ir.Ping())
+            if not self.queue.full():  # a full queue means the client is the slow side
+                self.queue.put_nowait(ir.Ping())
 
     def _start(self) -> tuple[asyncio.Task[None], asyncio.Task[None]]:
         self.idle_since = asyncio.get_running_loop().time()
@@ -220,9 +223,11 @@ class Call:
             out += feed(ir.Ping())  # Anthropic's own grammar: a ping right after message_start
         out_chars = 0
         item = first
-        get = self.queue.get
+        queue = self.queue
+        get = queue.get
         failure: errors.ProxyError | None = None
         completed = False
+        batched = 0
         try:
             while True:
                 if item is None or isinstance(item, ir.MessageStart):
@@ -247,6 +252,13 @@ class Call:
                     if acc is not None:
                         acc.feed(item)
                     out += feed(item)
+                if batched < BATCH_MAX and queue.qsize():
+                    # What is already queued goes out in the same write: one socket send for a
+                    # burst instead of one per event (the biggest cost under concurrency).
+                    batched += 1
+                    item = queue.get_nowait()
+                    continue
+                batched = 0
                 if out:
                     chunk = b"".join(out)
                     if ex is not None:
