@@ -10,13 +10,14 @@ from typing import Any
 import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import errors
 from ..dialects import anthropic_messages, openai_chat, openai_responses
 from ..relay import Outcome, Relay
 from .dialect_errors import dialect_for_path
+from .streaming import SSEResponse
 
 log = logging.getLogger("lingma_proxy.server")
 JSON = "application/json"
@@ -36,9 +37,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def send(outcome: Outcome) -> Response:
+def send(outcome: Outcome) -> Response | SSEResponse:
     if outcome.stream is not None:
-        return StreamingResponse(outcome.stream, status_code=outcome.status, headers=outcome.headers)
+        return SSEResponse(outcome.stream, outcome.status, outcome.headers)
     return Response(outcome.body, status_code=outcome.status, media_type=JSON, headers=outcome.headers)
 
 

@@ -111,5 +111,6 @@ def run(settings: Any) -> None:
         port=settings.port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        proxy_headers=False,  # a local gateway: no trusted front proxy to take addresses from
         timeout_keep_alive=75,
     )
