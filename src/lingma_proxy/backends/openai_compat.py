@@ -28,6 +28,7 @@ from ..dialects.openai_chat import (
 )
 from ..sse import SSEDecoder
 from .base import BackendState, Capabilities
+from .http_util import read_capped
 from .openai_discovery import (
     api_root,
     entry_context,
@@ -223,7 +224,7 @@ class OpenAICompatBackend:
                             raise
                 assert resp is not None
                 if resp.status >= 300:
-                    body = await _read_capped(resp, _MAX_ERROR_BODY)
+                    body = await read_capped(resp, _MAX_ERROR_BODY)
                     raise self._http_error(resp.status, body)
                 first = await resp.content.readany()
             return resp, first
@@ -344,7 +345,7 @@ class OpenAICompatBackend:
                 method, url, data=data, headers=headers,
                 timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=False,
             ) as resp:
-                raw = await _read_capped(resp, 16 * 1024 * 1024)
+                raw = await read_capped(resp, 16 * 1024 * 1024)
                 try:
                     return resp.status, orjson.loads(raw) if raw else None
                 except orjson.JSONDecodeError:
@@ -494,15 +495,6 @@ class OpenAICompatBackend:
 
 # ---------------------------------------------------------------------------- helpers
 
-
-async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < cap:
-        chunk = await resp.content.readany()
-        if not chunk:
-            break
-        buf += chunk
-    return bytes(buf[:cap])
 
 
 async def _drain(content: aiohttp.StreamReader) -> None:

@@ -25,6 +25,7 @@ from ...config import DEFAULT_FALLBACK_MODELS
 from ...dialects.openai_chat import StreamParser
 from ...sse import SSEDecoder
 from ..base import BackendState, Capabilities
+from ..http_util import connection_reason, read_capped
 from . import remote_baseurl as rb
 from . import remote_body, remote_hosts, remote_models
 from . import remote_errors as rerr
@@ -203,7 +204,7 @@ class RemoteBackend:
             async with self._client().get(base + path, headers=headers, proxy=self._proxy_arg(),
                                           allow_redirects=False, timeout=aiohttp.ClientTimeout(
                                               total=timeout, sock_connect=self._connect_timeout or None)) as resp:
-                body = await _read_capped(resp, 16 * 1024 * 1024)
+                body = await read_capped(resp, 16 * 1024 * 1024)
                 if resp.status != 200:
                     raise rerr.http_error(resp.status, body[:_MAX_ERROR_BODY], base=base, what=what,
                                           source=cred.source, location=resp.headers.get("Location", ""),
@@ -212,7 +213,7 @@ class RemoteBackend:
             raise errors.UpstreamTimeout(f"the Lingma remote API at {base} did not answer {what} within "
                                          f"{timeout:g} s", retryable=True) from None
         except aiohttp.ClientError as exc:
-            raise rerr.unreachable(base, _reason(exc)) from None
+            raise rerr.unreachable(base, connection_reason(exc)) from None
         if body.lstrip()[:1] == b"<":
             raise rerr.html_answer(base, what)
         try:
@@ -332,7 +333,7 @@ class RemoteBackend:
                             raise
                 assert resp is not None
                 if resp.status != 200:
-                    raw = await _read_capped(resp, _MAX_ERROR_BODY)
+                    raw = await read_capped(resp, _MAX_ERROR_BODY)
                     raise rerr.http_error(resp.status, raw, base=base, what=what, source=cred.source,
                                           location=resp.headers.get("Location", ""), secrets=cred.secrets())
                 first = await resp.content.readany()
@@ -352,9 +353,9 @@ class RemoteBackend:
                     raise rerr.stalled(base, model, self._first_byte_timeout, False) from None
                 raise rerr.too_slow(base, model, self._total_timeout) from None
             if isinstance(exc, _DROPS) and not isinstance(exc, aiohttp.ClientConnectorError):
-                raise rerr.dropped(base, model, _reason(exc)) from None
+                raise rerr.dropped(base, model, connection_reason(exc)) from None
             if isinstance(exc, aiohttp.ClientError):
-                raise rerr.unreachable(base, _reason(exc)) from None
+                raise rerr.unreachable(base, connection_reason(exc)) from None
             raise
 
     async def _events(self, resp: aiohttp.ClientResponse, chunk: bytes, base: str,
@@ -395,7 +396,7 @@ class RemoteBackend:
                         raise rerr.stalled(base, model, self._first_byte_timeout, content) from None
                     raise rerr.too_slow(base, model, self._total_timeout) from None
         except _DROPS as exc:
-            raise rerr.dropped(base, model, _reason(exc)) from None
+            raise rerr.dropped(base, model, connection_reason(exc)) from None
         if not finished:
             raise rerr.dropped(base, model, "no [DONE] and no finish_reason")
         for ev in self._parse(parser, None, base, model, content):
@@ -442,20 +443,6 @@ class RemoteBackend:
         return BackendState(self.name, self.kind, ok, detail, base, extra)
 
 
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return exc.os_error.strerror or type(exc.os_error).__name__
-    return str(exc) or type(exc).__name__
-
-
-async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < cap:
-        chunk = await resp.content.readany()
-        if not chunk:
-            break
-        buf += chunk
-    return bytes(buf[:cap])
 
 
 def _as_envelope(raw: bytes, base: str, model: str) -> bytes:
@@ -482,7 +469,7 @@ async def _drain(resp: aiohttp.ClientResponse) -> None:
 
 async def _rest(resp: aiohttp.ClientResponse) -> bytes:
     try:
-        return await _read_capped(resp, _MAX_ERROR_BODY)
+        return await read_capped(resp, _MAX_ERROR_BODY)
     except _DROPS:
         return b""
 
