@@ -53,8 +53,8 @@ def disconnect_waiter(request: Request) -> Callable[[], Awaitable[None]]:
     return wait
 
 
-def generation(dialect: ModuleType) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
+def generation(dialect: ModuleType) -> Callable[[Request], Awaitable[Response | SSEResponse]]:
+    async def endpoint(request: Request) -> Response | SSEResponse:
         relay: Relay = request.app.state.relay
         try:
             raw = await read_body(request, request.app.state.settings.max_body_bytes)
@@ -66,8 +66,8 @@ def generation(dialect: ModuleType) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-def counting(dialect: ModuleType, shape: Callable[[int], dict[str, Any]]) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
+def counting(dialect: ModuleType, shape: Callable[[int], dict[str, Any]]) -> Callable[[Request], Awaitable[Response | SSEResponse]]:
+    async def endpoint(request: Request) -> Response | SSEResponse:
         relay: Relay = request.app.state.relay
         try:
             raw = await read_body(request, request.app.state.settings.max_body_bytes)

@@ -7,7 +7,6 @@ agents expect: they send any key). Errors come in the dialect of the path.
 from __future__ import annotations
 
 import hmac
-from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -40,7 +39,7 @@ class AuthMiddleware:
                                 (b"access-control-allow-origin", b"*")]})
         await send({"type": "http.response.body", "body": body})
 
-    def _authorized(self, scope: dict[str, Any]) -> bool:
+    def _authorized(self, scope: Scope) -> bool:
         assert self.key is not None
         for name, value in scope["headers"]:
             if name == b"x-api-key" and hmac.compare_digest(value.strip(), self.key):

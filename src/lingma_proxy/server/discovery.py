@@ -114,7 +114,10 @@ async def health(request: Request) -> Response:
 async def capabilities(request: Request) -> Response:
     relay = _relay(request)
     caps = [(b.name, b.kind, b.capabilities) for b in relay.backends.values()]
-    any_cap = lambda attr: any(getattr(c, attr) for _, _, c in caps)  # noqa: E731
+
+    def any_cap(attr: str) -> bool:
+        return any(getattr(c, attr) for _, _, c in caps)
+
     return _json({
         "service": SERVICE,
         "version": __version__,
