@@ -12,6 +12,8 @@ Runs on the recorder's writer thread, never on the request path. Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
+
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -28,6 +30,7 @@ SECRET_KEYS = frozenset({
 SECRET_SUFFIXES = ("_token", "_secret", "_cookie", "_api_key", "_password", "_apikey")
 BASE64_MIN = 1024  # shorter runs are not worth a marker (and may be ordinary text)
 STRING_MAX = 32 * 1024
+SHORTEST_MATCH = 13  # no key-like token or key=value pair below this length ("secret:abcdef")
 
 _KEYLIKE = re.compile(
     r"(?:\bsk-(?:ant-|proj-|live-)?[A-Za-z0-9_\-]{16,})"  # OpenAI / Anthropic style keys
@@ -50,6 +53,7 @@ def human_size(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB"
 
 
+@functools.lru_cache(maxsize=4096)  # JSON keys repeat endlessly ("id", "delta", "content")
 def is_secret_key(key: str) -> bool:
     k = key.lower().replace("-", "_")
     return k in SECRET_KEYS or k.endswith(SECRET_SUFFIXES)
@@ -68,6 +72,8 @@ class Sanitizer:
     def value(self, v: Any, key: str = "", parent: dict[str, Any] | None = None) -> Any:
         if isinstance(v, str):
             return self.string(v, key, parent)
+        if v is None or isinstance(v, (int, float, bool)):
+            return v
         if isinstance(v, dict):
             return {k: (REDACTED if is_secret_key(k) and v2 not in (None, "") and not isinstance(v2, (dict, list))
                         else self.value(v2, k, v)) for k, v2 in v.items()}
@@ -97,6 +103,8 @@ class Sanitizer:
         for secret in self.secrets:
             if secret in s:
                 s = s.replace(secret, REDACTED)
+        if len(s) < SHORTEST_MATCH:  # most stream strings are a token or two: no regex needed
+            return s
         s = _KEYLIKE.sub(REDACTED, s)
         s = _PAIR.sub(lambda m: m.group(1) + REDACTED, s)
         return s
