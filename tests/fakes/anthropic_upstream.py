@@ -22,6 +22,11 @@ from typing import Any, Self
 import orjson
 from aiohttp import web
 
+try:
+    from .served import AioFake
+except ImportError:  # run by path as a script
+    from served import AioFake  # type: ignore[no-redef]
+
 SIGNATURE = "EqQBCkgIARABGAIiQHV4Ym9yZy1zaWduYXR1cmUtZm9yLXRlc3Rz+/="
 
 
@@ -132,7 +137,7 @@ def tool_frames(name: str = "Bash", args: str = '{"command": "ls"}') -> list[byt
     ]
 
 
-class FakeAnthropicUpstream:
+class FakeAnthropicUpstream(AioFake):
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host, self.port = host, 0
         self.requests: list[Recorded] = []
@@ -140,8 +145,6 @@ class FakeAnthropicUpstream:
         self.models = [{"type": "model", "id": "claude-test", "display_name": "Claude Test",
                         "created_at": "2025-01-01T00:00:00Z"}]
         self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def url(self) -> str:
@@ -165,41 +168,6 @@ class FakeAnthropicUpstream:
         site = web.TCPSite(self._runner, self.host, 0)
         await site.start()
         self.port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    def start_thread(self) -> FakeAnthropicUpstream:
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            loop.run_until_complete(self.start())
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self.stop())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-anthropic", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        return self
-
-    def stop_thread(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._thread = self._loop = None
 
     # ---- handlers
 

@@ -35,6 +35,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+try:
+    from .served import AioFake
+except ImportError:  # run by path as a script
+    from served import AioFake  # type: ignore[no-redef]
+
 MODEL_LIST = "/algo/api/v2/model/list"
 CHAT = "/algo/api/v2/service/pro/sse/agent_chat_generation"
 CHAT_QUERY = {"FetchKeys": "llm_model_result", "AgentId": "agent_common"}
@@ -167,7 +172,7 @@ def signed_path(path: str) -> str:
     return path[len("/algo"):] if path.startswith("/algo/") else path
 
 
-class LingmaRemoteEmulator:
+class LingmaRemoteEmulator(AioFake):
     """See the module docstring."""
 
     def __init__(self, *, accounts: tuple[Account, ...] = (Account(),), models: dict[str, Any] | None = None,
@@ -183,8 +188,6 @@ class LingmaRemoteEmulator:
         self.requests: list[Recorded] = []
         self.host, self.port = "127.0.0.1", 0
         self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ---------------------------------------------------------------- scripting and views
 
@@ -396,43 +399,6 @@ class LingmaRemoteEmulator:
         await site.start()
         assert site._server is not None
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> LingmaRemoteEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    def start_thread(self) -> LingmaRemoteEmulator:
-        """Serve from a private loop in a daemon thread (for synchronous SDK tests)."""
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            loop.run_until_complete(self.start())
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self.stop())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="lingma-remote-emulator", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        return self
-
-    def stop_thread(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._thread = self._loop = None
-
 
 def _envelope(body: str, status: int = 200) -> bytes:
     return b"data:" + orjson.dumps({"body": body, "statusCodeValue": status}) + b"\n\n"

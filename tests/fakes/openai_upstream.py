@@ -32,6 +32,11 @@ from typing import Any, Literal
 
 import orjson
 from aiohttp import web
+
+try:
+    from .served import AioFake
+except ImportError:  # run by path as a script
+    from served import AioFake  # type: ignore[no-redef]
 from multidict import CIMultiDict
 
 CREATED = 1_700_000_000
@@ -292,7 +297,7 @@ def echo_reply(body: Any) -> Reply:
 # --------------------------------------------------------------------------- server
 
 
-class FakeOpenAIUpstream:
+class FakeOpenAIUpstream(AioFake):
     """The fake server. ``base_url`` ends with ``/v1``; ``root_url`` has no path."""
 
     def __init__(
@@ -326,8 +331,6 @@ class FakeOpenAIUpstream:
         self._many_cache: dict[tuple[int, str], list[bytes]] = {}
         self._changed: asyncio.Event | None = None
         self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._thread_loop: asyncio.AbstractEventLoop | None = None
 
     # ---- scripting
 
@@ -374,42 +377,6 @@ class FakeOpenAIUpstream:
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
         self.port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOpenAIUpstream:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    def start_thread(self) -> FakeOpenAIUpstream:
-        """Serve from a private event loop in a daemon thread (for sync callers)."""
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._thread_loop = loop
-            loop.run_until_complete(self.start())
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self.stop())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-openai-upstream", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        return self
-
-    def stop_thread(self) -> None:
-        if self._thread_loop is not None and self._thread is not None:
-            self._thread_loop.call_soon_threadsafe(self._thread_loop.stop)
-            self._thread.join(10)
-            self._thread = self._thread_loop = None
 
     # ---- handlers
 
