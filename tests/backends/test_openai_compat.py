@@ -373,7 +373,7 @@ async def test_cancel_while_waiting_for_the_first_byte_closes_the_connection(
 async def test_connection_is_reused(fake: FakeOpenAIUpstream, backend: OpenAICompatBackend) -> None:
     for _ in range(3):
         await collect(backend)
-    session = backend._session
+    session = backend._session.current
     assert session is not None
     connector = session.connector
     assert connector is not None

@@ -33,6 +33,7 @@ from ..dialects.anthropic_messages import (
 )
 from ..sse import SSEDecoder
 from .base import CLIENT_HEADERS, BackendState, Capabilities, Forwarded
+from .http_util import LazySession, release
 
 __all__ = ["API_VERSION", "DEFAULT_BASE_URL", "AnthropicBackend"]
 
@@ -96,8 +97,7 @@ class AnthropicBackend:
         self._first_byte_timeout = first_byte_timeout
         self._total_timeout = total_timeout
         self._timeout = aiohttp.ClientTimeout(total=total_timeout or None, sock_connect=connect_timeout or None)
-        self._session = session
-        self._own_session = session is None
+        self._session = LazySession(session, timeout=self._timeout, keepalive_timeout=30.0)
         self._models: tuple[float, list[ir.ModelInfo]] | None = None
 
     def __repr__(self) -> str:
@@ -106,17 +106,10 @@ class AnthropicBackend:
     # ------------------------------------------------------------------ session and auth
 
     def _client(self) -> aiohttp.ClientSession:
-        s = self._session
-        if s is None or s.closed:
-            connector = aiohttp.TCPConnector(limit=64, keepalive_timeout=30.0, ttl_dns_cache=300)
-            s = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
-            self._session, self._own_session = s, True
-        return s
+        return self._session.get()
 
     async def aclose(self) -> None:
-        s, self._session = self._session, None
-        if s is not None and self._own_session and not s.closed:
-            await s.close()
+        await self._session.aclose()
 
     def _client_auth(self, headers: Mapping[str, str] | None) -> dict[str, str]:
         """The upstream auth header: the configured key, else the client's own credential."""
@@ -178,10 +171,7 @@ class AnthropicBackend:
         except TimeoutError:
             raise self._timeout_error(False) from None
         finally:
-            if resp.content.at_eof():
-                resp.release()
-            else:
-                resp.close()
+            release(resp)
 
     # ------------------------------------------------------------------ translated path
 
@@ -212,10 +202,7 @@ class AnthropicBackend:
         except TimeoutError:
             raise self._timeout_error(False) from None
         finally:
-            if resp.content.at_eof():
-                resp.release()
-            else:
-                resp.close()
+            release(resp)
 
     async def _json_answer(self, resp: aiohttp.ClientResponse) -> list[ir.Event]:
         try:

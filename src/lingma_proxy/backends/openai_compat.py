@@ -28,7 +28,7 @@ from ..dialects.openai_chat import (
 )
 from ..sse import SSEDecoder
 from .base import BackendState, Capabilities
-from .http_util import read_capped
+from .http_util import LazySession, read_capped, release
 from .openai_discovery import (
     api_root,
     entry_context,
@@ -109,8 +109,9 @@ class OpenAICompatBackend:
             **auth,
         }
         self._get_headers = {"Accept": "application/json", **auth}
-        self._session = session
-        self._own_session = session is None
+        # keep-alive below the 5 s idle limit of uvicorn (vLLM), Node (LM Studio) and
+        # cpp-httplib (llama.cpp), so we drop a pooled connection before the server does
+        self._session = LazySession(session, timeout=self._timeout, keepalive_timeout=4.0)
         self._models_cache: tuple[float, list[ir.ModelInfo]] | None = None
         self._model_entries: dict[str, dict[str, Any]] = {}
         self._ctx_cache: dict[str, tuple[float, int | None]] = {}
@@ -124,23 +125,10 @@ class OpenAICompatBackend:
     # ------------------------------------------------------------------ session
 
     def _client(self) -> aiohttp.ClientSession:
-        s = self._session
-        if s is None or s.closed:
-            connector = aiohttp.TCPConnector(
-                limit=64,
-                # Below the 5 s idle limit of uvicorn (vLLM), Node (LM Studio) and cpp-httplib
-                # (llama.cpp), so we drop a pooled connection before the server does.
-                keepalive_timeout=4.0,
-                ttl_dns_cache=300,
-            )
-            s = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
-            self._session, self._own_session = s, True
-        return s
+        return self._session.get()
 
     async def aclose(self) -> None:
-        s, self._session = self._session, None
-        if s is not None and self._own_session and not s.closed:
-            await s.close()
+        await self._session.aclose()
 
     # ------------------------------------------------------------------ chat
 
@@ -189,12 +177,7 @@ class OpenAICompatBackend:
         except TimeoutError as exc:  # aiohttp's total timeout, while reading the body
             raise self._timeout_error(exc, False, True) from None
         finally:
-            # Unread body (client gone, error, early [DONE]): close so the server stops
-            # generating; a fully read one goes back to the pool.
-            if resp.content.at_eof():
-                resp.release()
-            else:
-                resp.close()
+            release(resp)
 
     def payload(self, request: ir.Request) -> dict[str, Any]:
         """The upstream body for ``request``: always streaming (render_request then asks for

@@ -25,7 +25,7 @@ from ...config import DEFAULT_FALLBACK_MODELS
 from ...dialects.openai_chat import StreamParser
 from ...sse import SSEDecoder
 from ..base import BackendState, Capabilities
-from ..http_util import connection_reason, read_capped
+from ..http_util import connection_reason, read_capped, release
 from . import remote_baseurl as rb
 from . import remote_body, remote_hosts, remote_models
 from . import remote_errors as rerr
@@ -307,10 +307,7 @@ class RemoteBackend:
             exc.args = (exc.message,)
             raise
         finally:
-            if resp.content.at_eof():
-                resp.release()
-            else:
-                resp.close()
+            release(resp)
         self._host_worked(base)
 
     async def _open(self, base: str, path: str, body: bytes, headers: dict[str, str], model: str,
