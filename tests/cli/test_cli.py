@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 from click.testing import CliRunner, Result
+from isolation import isolate
 
 from lingma_proxy import __version__
 from lingma_proxy.cli.main import cli
@@ -24,14 +25,7 @@ OPENAI = ["--backend", "openai", "--openai-base-url", "http://127.0.0.1:1234/v1"
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No config file or LINGMA_* variable of the machine running the tests leaks in."""
-    for name in list(os.environ):
-        if name.startswith(("LINGMA_", "LMSTUDIO_")):
-            monkeypatch.delenv(name)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return isolate(tmp_path, monkeypatch, ("LINGMA_", "LMSTUDIO_"))
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 import time
 import zipfile
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fakes.lingma_remote import Account
+from isolation import isolate
 
 from lingma_proxy.backends.lingma.remote_credentials import parse_credentials_file
 from lingma_proxy.cli.export import rewrite_reference_flags
@@ -27,14 +27,7 @@ SECRETS = (ACCOUNT.cosy_key, ACCOUNT.encrypt_user_info, ACCOUNT.user_id, ACCOUNT
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.startswith(("LINGMA_", "QODERCN_")):
-            monkeypatch.delenv(name)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return isolate(tmp_path, monkeypatch, ("LINGMA_", "QODERCN_"))
 
 
 def invoke(*args: str) -> tuple[int, str]:
