@@ -142,6 +142,13 @@ def test_the_theme_switches_and_sticks(server: ServerThread, page: Page) -> None
     sync_api.expect(pg.locator("#log-lines")).to_be_visible()
     pg.locator("#theme").click()
     sync_api.expect(html).to_have_attribute("data-theme", "system")
+    # "system" follows the operating system's preference, live
+    pg.emulate_media(color_scheme="dark")
+    sync_api.expect(html).to_have_attribute("data-scheme", "dark")
+    assert background() == "rgb(13, 17, 23)"
+    pg.emulate_media(color_scheme="light")
+    sync_api.expect(html).to_have_attribute("data-scheme", "light")
+    assert background() == light
 
 
 def test_it_works_420_px_wide(server: ServerThread, browser: Any) -> None:

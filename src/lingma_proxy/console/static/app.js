@@ -14,7 +14,7 @@ let cleanup = null;
 let endpoint = location.origin;
 
 function setTheme(t) {
-  document.documentElement.setAttribute("data-theme", t);
+  window.lingmaApplyTheme(t);
   try { localStorage.setItem("lingma-proxy-theme", t); } catch (e) { /* storage off */ }
   const b = document.getElementById("theme");
   b.textContent = THEME_ICONS[t];
