@@ -16,7 +16,9 @@ key or OAuth login), except a credential equal to the proxy's own ``api_key``.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 
@@ -33,7 +35,8 @@ from ..dialects.anthropic_messages import (
 )
 from ..sse import SSEDecoder
 from .base import CLIENT_HEADERS, BackendState, Capabilities, Forwarded
-from .http_util import LazySession, release
+from .http_upstream import HttpUpstream, Opened, Phase, Scrub, Timeouts, describe_body
+from .http_util import LazySession
 
 __all__ = ["API_VERSION", "DEFAULT_BASE_URL", "AnthropicBackend"]
 
@@ -42,7 +45,11 @@ API_VERSION = "2023-06-01"
 _MAX_ERROR_BODY = 64 * 1024
 _MODELS_TTL, _MODELS_MISS_TTL = 300.0, 30.0
 _CHECK = "check --anthropic-base-url and the network"
-_DROPS = (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+_MAX_JSON_BODY = 32 * 1024 * 1024  # a non-streaming answer is buffered whole, to be checked before it is sent
+# A whole stream has a message_stop, or an error event (JSON strings escape quotes and newlines,
+# so text quoting these markers does not match).
+_STREAM_END = re.compile(rb"event:\s*(message_stop|error)\s*\r?\n|\"type\"\s*:\s*\"message_stop\"")
+_END_WINDOW = 64
 # Never forwarded: hop-by-hop headers, what aiohttp sets itself, and accept-encoding (asked as
 # identity: a compressing upstream would hold SSE frames back, and traces stay readable).
 _DROP_REQUEST = frozenset({
@@ -86,6 +93,7 @@ class AnthropicBackend:
         total_timeout: float = 0,
         proxy_key: str | None = None,
         session: aiohttp.ClientSession | None = None,
+        scrub: Scrub | None = None,
     ) -> None:
         self.name = name
         self.base_url = normalize_base_url(base_url)
@@ -98,6 +106,8 @@ class AnthropicBackend:
         self._total_timeout = total_timeout
         self._timeout = aiohttp.ClientTimeout(total=total_timeout or None, sock_connect=connect_timeout or None)
         self._session = LazySession(session, timeout=self._timeout, keepalive_timeout=30.0)
+        self._upstream = HttpUpstream(self._session.get, Timeouts(connect_timeout, first_byte_timeout, total_timeout),
+                                      scrub=scrub, secrets=(api_key, proxy_key))
         self._models: tuple[float, list[ir.ModelInfo]] | None = None
 
     def __repr__(self) -> str:
@@ -156,22 +166,84 @@ class AnthropicBackend:
 
     async def passthrough(self, path: str, raw: bytes, headers: Mapping[str, str],
                           query: str = "") -> Forwarded:
-        """POST ``raw`` to the upstream's ``path`` unchanged; the answer as it arrives."""
-        url = self.base_url + path + ("?" + query if query else "")
-        resp = await self._open(url, raw, self.forward_headers(headers), path, raise_status=False)
-        out = [(k, v) for k, v in resp.headers.items() if k.lower() not in _DROP_RESPONSE]
-        return Forwarded(resp.status, out, self._body(resp))
+        """POST ``raw`` to the upstream's ``path`` unchanged; the answer as it arrives.
 
-    async def _body(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+        Only a real Anthropic answer is forwarded: an event stream (checked to end with
+        ``message_stop`` or ``error``), a JSON answer (buffered and checked to be whole), or an
+        error in Anthropic's own shape. Anything else (a web page, an empty or cut-off body, an
+        error object with status 200) is raised as the ``ProxyError`` it is, which the relay
+        renders as Anthropic error JSON.
+        """
+        url = self.base_url + path + ("?" + query if query else "")
+        opened = await self._upstream.open(url, raw, self.forward_headers(headers), self, accept=lambda _: True)
+        out = [(k, v) for k, v in opened.resp.headers.items() if k.lower() not in _DROP_RESPONSE]
+        if opened.status < 300 and opened.is_sse():
+            return Forwarded(opened.status, out, self._sse_body(opened, path))
         try:
-            async for chunk in resp.content.iter_any():
-                yield chunk
-        except _DROPS as exc:
-            raise self._dropped(exc) from None
-        except TimeoutError:
-            raise self._timeout_error(False) from None
+            body = await opened.read_all(_MAX_JSON_BODY)
         finally:
-            release(resp)
+            opened.release()
+        if opened.status >= 300:
+            body = self._error_answer(opened.status, opened.content_type, body, path, headers)
+        else:
+            self._check_answer(opened.status, opened.content_type, body, path)
+        return Forwarded(opened.status, out, _once(body))
+
+    async def _sse_body(self, opened: Opened, path: str) -> AsyncIterator[bytes]:
+        """The stream's bytes as they arrive; one that ends without ``message_stop`` (or an
+        ``error`` event) is raised as dropped, so the client never takes it for a whole answer."""
+        tail, ended = b"", False
+        try:
+            async for chunk in opened.chunks():
+                if not ended:  # the previous chunk's last bytes too: a marker may straddle two
+                    ended = _STREAM_END.search(tail + chunk) is not None
+                    tail = chunk[-_END_WINDOW:]
+                yield chunk
+            if not ended:
+                raise self._upstream.scrubbed(errors.UpstreamError(
+                    f"upstream {self.endpoint}{path} ended the stream before message_stop; the answer is incomplete",
+                    retryable=True))
+        finally:
+            opened.release()
+
+    def _error_answer(self, status: int, ctype: str, body: bytes, path: str, headers: Mapping[str, str]) -> bytes:
+        """An error status: Anthropic's own error JSON is forwarded (scrubbed); anything else raised."""
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            value = None
+        err = value.get("error") if isinstance(value, dict) else None
+        if isinstance(value, dict) and value.get("type") == "error" and isinstance(err, dict) \
+                and isinstance(err.get("type"), str):
+            text = body.decode("utf-8", "replace")
+            clean = self._upstream.scrub(text)
+            return body if clean == text else clean.encode()
+        raise self._upstream.scrubbed(self._bad_answer(status, ctype, body, path))
+
+    def _check_answer(self, status: int, ctype: str, body: bytes, path: str) -> None:
+        """A 2xx JSON answer must be one whole JSON object, and not an error."""
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            value = None
+        if isinstance(value, dict) and (value.get("type") == "error" or ("error" in value and "content" not in value)):
+            err = parse_error(502, body)
+            err.message = f"{err.message} (upstream {self.endpoint}{path} sent this error with HTTP {status})"
+            err.args = (err.message,)
+            raise self._upstream.scrubbed(err)
+        if not isinstance(value, dict) or (path.endswith("/messages") and "content" not in value):
+            raise self._upstream.scrubbed(self._bad_answer(status, ctype, body, path))
+
+    def _bad_answer(self, status: int, ctype: str, body: bytes, path: str) -> errors.ProxyError:
+        what = describe_body(ctype, body)
+        if body.lstrip()[:1] in (b"{", b"[") and "json" in ctype:
+            what = f"a JSON document that is cut short or invalid ({what})"
+        msg = f"upstream {self.endpoint}{path} answered HTTP {status} with {what}, not an Anthropic API answer"
+        if status < 300:
+            return errors.UpstreamError(msg, retryable=True)
+        err = errors.from_status(status, msg)
+        err.retryable = status in (408, 429, 529) or status >= 500
+        return err
 
     # ------------------------------------------------------------------ translated path
 
@@ -179,36 +251,39 @@ class AnthropicBackend:
         """POST /v1/messages (always streaming) and yield IR events as they arrive."""
         model = request.model or self.default_model
         body = render_request(replace(request, model=model, stream=True))
-        resp = await self._open(self.base_url + "/v1/messages", orjson.dumps(body), self._json_headers(),
-                                "/v1/messages")
+        path = "/v1/messages"
+        opened = await self._upstream.open(self.base_url + path, orjson.dumps(body), self._json_headers(), self)
         try:
-            if "json" in resp.headers.get("content-type", ""):
-                for ev in await self._json_answer(resp):
+            lead = opened.first.lstrip()[:1]
+            if "json" in opened.content_type or lead == b"{":
+                for ev in await self._json_answer(opened, path):
                     yield ev
                 return
+            if not opened.is_sse() and lead not in (b"e", b"d", b":"):
+                raise self._upstream.scrubbed(self._bad_answer(opened.status, opened.content_type,
+                                                               opened.first, path))
             decoder, parser = SSEDecoder(), StreamParser()
             try:
-                async for chunk in resp.content.iter_any():
-                    for sev in decoder.feed(chunk):
-                        for ev in parser.feed(sev):
-                            yield ev
-            except _DROPS as exc:
-                raise self._dropped(exc) from None
-            for sev in decoder.finish():
-                for ev in parser.feed(sev):
+                async with aclosing(opened.chunks()) as chunks:
+                    async for chunk in chunks:
+                        for sev in decoder.feed(chunk):
+                            for ev in parser.feed(sev):
+                                yield ev
+                for sev in decoder.finish():
+                    for ev in parser.feed(sev):
+                        yield ev
+                for ev in parser.finish():
                     yield ev
-            for ev in parser.finish():
-                yield ev
-        except TimeoutError:
-            raise self._timeout_error(False) from None
+            except errors.ProxyError as exc:  # the upstream's own words (an error event): scrubbed
+                raise self._upstream.scrubbed(exc) from None
         finally:
-            release(resp)
+            opened.release()
 
-    async def _json_answer(self, resp: aiohttp.ClientResponse) -> list[ir.Event]:
+    async def _json_answer(self, opened: Opened, path: str) -> list[ir.Event]:
+        raw = await opened.read_all(_MAX_JSON_BODY)
+        self._check_answer(opened.status, opened.content_type, raw, path)
         try:
-            raw = await resp.read()
-            value = orjson.loads(raw)
-            return ir.response_events(parse_response(value))
+            return ir.response_events(parse_response(orjson.loads(raw)))
         except (orjson.JSONDecodeError, errors.ProxyError):
             raise errors.UpstreamError(f"upstream {self.endpoint}/v1/messages answered an unreadable body",
                                        retryable=True) from None
@@ -218,48 +293,22 @@ class AnthropicBackend:
         full = render_request(replace(request, model=request.model or self.default_model, stream=False))
         body = {k: full[k] for k in _COUNT_FIELDS if k in full}
         path = "/v1/messages/count_tokens"
-        resp = await self._open(self.base_url + path, orjson.dumps(body),
-                                {**self._json_headers(), "accept": "application/json"}, path)
-        async with resp:
-            value = orjson.loads(await resp.read())
+        opened = await self._upstream.open(self.base_url + path, orjson.dumps(body),
+                                           {**self._json_headers(), "accept": "application/json"}, self)
+        try:
+            raw = await opened.read_all(_MAX_ERROR_BODY)
+        finally:
+            opened.release()
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            value = None
         n = value.get("input_tokens") if isinstance(value, dict) else None
         if not isinstance(n, int):
             raise errors.UpstreamError(f"upstream {self.endpoint}{path} answered no input_tokens")
         return n
 
     # ------------------------------------------------------------------ HTTP
-
-    async def _open(self, url: str, data: bytes, headers: Mapping[str, str], path: str, *,
-                    raise_status: bool = True) -> aiohttp.ClientResponse:
-        session = self._client()
-        resp: aiohttp.ClientResponse | None = None
-        timer = asyncio.timeout(self._first_byte_timeout or None)
-        try:
-            async with timer:
-                for attempt in (0, 1):
-                    try:
-                        resp = await session.post(url, data=data, headers=headers, timeout=self._timeout,
-                                                  allow_redirects=False)
-                        break
-                    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-                        # A pooled connection the server had just closed: once more on a fresh one.
-                        if attempt or isinstance(exc, aiohttp.ClientConnectorError):
-                            raise
-                assert resp is not None
-                if raise_status and resp.status >= 300:
-                    body = await resp.content.read(_MAX_ERROR_BODY)
-                    raise self._http_error(resp.status, body, path, headers)
-            return resp
-        except BaseException as exc:
-            if resp is not None:
-                resp.close()
-            if isinstance(exc, errors.ProxyError):
-                raise
-            if isinstance(exc, TimeoutError):
-                raise self._timeout_error(timer.expired(), isinstance(exc, aiohttp.ConnectionTimeoutError)) from None
-            if isinstance(exc, aiohttp.ClientError):
-                raise self._connection_error(exc) from None
-            raise
 
     async def _get_json(self, path: str, timeout: float) -> tuple[int, Any]:
         headers = {"accept": "application/json", "anthropic-version": API_VERSION,
@@ -276,15 +325,34 @@ class AnthropicBackend:
             raise errors.UpstreamTimeout(f"upstream {self.endpoint}{path} did not answer within {timeout:g} s",
                                          retryable=True) from None
         except aiohttp.ClientError as exc:
-            raise self._connection_error(exc) from None
+            raise self._upstream.scrubbed(self._connection_error(exc)) from None
 
     # ------------------------------------------------------------------ errors
 
-    def _scrub(self, text: str) -> str:
-        for secret in (self._api_key, self._proxy_key):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+    # The Faults protocol of http_upstream: the layer picks the failure, these say what to check.
+
+    def http_error(self, status: int, body: bytes, resp: aiohttp.ClientResponse) -> errors.ProxyError:
+        return self._http_error(status, body, resp.request_info.url.path, resp.request_info.headers)
+
+    def unreachable(self, exc: aiohttp.ClientError) -> errors.ProxyError:
+        return self._connection_error(exc)
+
+    def timed_out(self, phase: Phase, answered: bool) -> errors.ProxyError:
+        if phase == "connect":
+            msg = f"connecting to {self.endpoint} timed out after {self._connect_timeout:g} s: {_CHECK}"
+        elif phase in ("first_byte", "idle"):
+            what = "no data" if answered else "no answer"
+            msg = (f"upstream {self.endpoint} sent {what} within {self._first_byte_timeout:g} s "
+                   "(first-byte timeout)")
+        else:
+            msg = f"upstream {self.endpoint} did not finish within {self._total_timeout:g} s (total timeout)"
+        return errors.UpstreamTimeout(msg, retryable=True)
+
+    def dropped(self, exc: BaseException | None) -> errors.ProxyError:
+        how = f" ({type(exc).__name__})" if exc is not None else ""
+        return errors.UpstreamError(
+            f"upstream {self.endpoint} closed the stream before it finished{how}; the answer is incomplete",
+            retryable=True)
 
     def _http_error(self, status: int, body: bytes, path: str, headers: Mapping[str, str]) -> errors.ProxyError:
         try:
@@ -294,7 +362,7 @@ class AnthropicBackend:
         where = f"upstream {self.endpoint}{path} answered HTTP {status}"
         if status == 401 and not any(h in headers for h in _AUTH):
             where += "; no --anthropic-api-key is configured and the client sent no key"
-        err.message = self._scrub(f"{err.message} ({where})")
+        err.message = f"{err.message} ({where})"
         err.args = (err.message,)
         if status in (408, 429, 529) or status >= 500:
             err.retryable = True
@@ -309,19 +377,6 @@ class AnthropicBackend:
             return errors.UpstreamError(f"upstream {self.endpoint} closed the connection without answering",
                                         retryable=True)
         return errors.UpstreamError(f"upstream {self.endpoint} failed: {type(exc).__name__}", retryable=True)
-
-    def _timeout_error(self, first_byte: bool, connect: bool = False) -> errors.ProxyError:
-        if connect:
-            msg = f"connecting to {self.endpoint} timed out after {self._connect_timeout:g} s: {_CHECK}"
-        elif first_byte:
-            msg = f"upstream {self.endpoint} sent no answer within {self._first_byte_timeout:g} s (first-byte timeout)"
-        else:
-            msg = f"upstream {self.endpoint} did not finish within {self._total_timeout:g} s (total timeout)"
-        return errors.UpstreamTimeout(msg, retryable=True)
-
-    def _dropped(self, exc: BaseException) -> errors.UpstreamError:
-        return errors.UpstreamError(
-            f"upstream {self.endpoint} closed the stream before it finished ({type(exc).__name__})", retryable=True)
 
     # ------------------------------------------------------------------ models and state
 
@@ -362,3 +417,8 @@ class AnthropicBackend:
             return BackendState(self.name, self.kind, False, f"GET {self.endpoint}/v1/models answered HTTP {status}",
                                 self.endpoint)
         return BackendState(self.name, self.kind, True, "reachable", self.endpoint)
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    if body:
+        yield body

@@ -12,6 +12,7 @@ import base64
 import re
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -28,7 +29,8 @@ from ..dialects.openai_chat import (
 )
 from ..sse import SSEDecoder
 from .base import BackendState, Capabilities
-from .http_util import LazySession, read_capped, release
+from .http_upstream import HttpUpstream, Opened, Phase, Scrub, Timeouts, describe_body
+from .http_util import LazySession, read_capped
 from .openai_discovery import (
     api_root,
     entry_context,
@@ -44,14 +46,13 @@ __all__ = ["OpenAICompatBackend", "normalize_base_url", "probe"]
 
 _now = time.monotonic  # a seam for tests (patching time.monotonic would stop the loop)
 _FINISH = re.compile(r'"finish_reason"\s*:\s*"')
-_MAX_ERROR_BODY = 64 * 1024
 _MODELS_TTL = 10.0
 _CTX_TTL, _CTX_MISS_TTL = 60.0, 10.0
 _CTX_BUDGET, _CTX_PROBE_TIMEOUT = 1.5, 0.75
 _LOADED_TTL = 3.0  # short: the user may load another model in LM Studio at any moment
 _CHECK = "is LM Studio/Ollama running? start the server or fix --openai-base-url"
 _CTX_ORDER = {"lmstudio": ("lmstudio",), "ollama": ("ollama",), "llamacpp": ("llamacpp",)}
-_DROPS = (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+_MAX_JSON_BODY = 32 * 1024 * 1024
 
 
 class OpenAICompatBackend:
@@ -71,6 +72,7 @@ class OpenAICompatBackend:
         total_timeout: float = 0,
         session: aiohttp.ClientSession | None = None,
         kind: str = "openai",
+        scrub: Scrub | None = None,
     ) -> None:
         self.name = name
         self.kind = kind
@@ -112,6 +114,9 @@ class OpenAICompatBackend:
         # keep-alive below the 5 s idle limit of uvicorn (vLLM), Node (LM Studio) and
         # cpp-httplib (llama.cpp), so we drop a pooled connection before the server does
         self._session = LazySession(session, timeout=self._timeout, keepalive_timeout=4.0)
+        secret = basic[6:] if basic else None
+        self._upstream = HttpUpstream(self._session.get, Timeouts(connect_timeout, first_byte_timeout, total_timeout),
+                                      scrub=scrub, secrets=(api_key, secret))
         self._models_cache: tuple[float, list[ir.ModelInfo]] | None = None
         self._model_entries: dict[str, dict[str, Any]] = {}
         self._ctx_cache: dict[str, tuple[float, int | None]] = {}
@@ -134,20 +139,24 @@ class OpenAICompatBackend:
 
     async def stream(self, request: ir.Request) -> AsyncIterator[ir.Event]:
         """POST /chat/completions (always streaming) and yield IR events as they arrive."""
-        resp, chunk = await self._open(orjson.dumps(self.payload(request)))
+        opened = await self._upstream.open(self._chat_url, orjson.dumps(self.payload(request)),
+                                           self._chat_headers, self)
         try:
-            if chunk.lstrip()[:1] == b"{":
+            if opened.first.lstrip()[:1] == b"{":
                 # The server ignored stream=true and answered one JSON document.
-                for ev in await self._json_answer(resp, chunk):
+                for ev in await self._json_answer(opened):
                     yield ev
                 return
-            content = resp.content
+            sse = opened.is_sse()
+            if not sse and ("html" in opened.content_type or opened.first.lstrip()[:1] == b"<"):
+                raise self._not_a_stream(opened)
             decoder = SSEDecoder()
             parser = StreamParser()
-            finished = done = False
-            try:
-                while chunk:
+            finished = done = seen = False
+            async with aclosing(opened.chunks(drop_ok=lambda: finished)) as chunks:
+                async for chunk in chunks:
                     for sev in decoder.feed(chunk):
+                        seen = True
                         if sev.data == "[DONE]":
                             done = True
                         elif not finished and _FINISH.search(sev.data):
@@ -158,26 +167,21 @@ class OpenAICompatBackend:
                             break
                     if done:
                         break
-                    chunk = await content.readany()
-            except _DROPS as exc:
-                if not finished:
-                    raise self._dropped(exc) from None
             if not done:
                 for sev in decoder.finish():
+                    seen = True
                     if not finished and _FINISH.search(sev.data):
                         finished = True
                     for ev in parser.feed(sev):
                         yield ev
                 if not finished:
-                    raise self._dropped(None)
+                    raise self._not_a_stream(opened) if not (seen or sse) else self._dropped(None)
             for ev in parser.finish():
                 yield ev
-            if done and not content.at_eof():
-                await _drain(content)
-        except TimeoutError as exc:  # aiohttp's total timeout, while reading the body
-            raise self._timeout_error(exc, False, True) from None
+            if done:
+                await opened.drain(1.0)
         finally:
-            release(resp)
+            opened.release()
 
     def payload(self, request: ir.Request) -> dict[str, Any]:
         """The upstream body for ``request``: always streaming (render_request then asks for
@@ -186,47 +190,8 @@ class OpenAICompatBackend:
             return render_request(replace(request, model=self.default_model, stream=True))
         return render_request(replace(request, stream=True))
 
-    async def _open(self, data: bytes) -> tuple[aiohttp.ClientResponse, bytes]:
-        """Send the request; return the response and its first body bytes, or raise."""
-        session = self._client()
-        resp: aiohttp.ClientResponse | None = None
-        timer = asyncio.timeout(self._first_byte_timeout or None)
-        try:
-            async with timer:
-                for attempt in (0, 1):
-                    try:
-                        resp = await session.post(
-                            self._chat_url, data=data, headers=self._chat_headers,
-                            timeout=self._timeout, allow_redirects=False,
-                        )
-                        break
-                    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-                        # A pooled keep-alive connection the server had just closed: retry
-                        # once on a fresh one. Connect failures are not retried here.
-                        if attempt or isinstance(exc, aiohttp.ClientConnectorError):
-                            raise
-                assert resp is not None
-                if resp.status >= 300:
-                    body = await read_capped(resp, _MAX_ERROR_BODY)
-                    raise self._http_error(resp.status, body)
-                first = await resp.content.readany()
-            return resp, first
-        except BaseException as exc:
-            if resp is not None:
-                resp.close()
-            if isinstance(exc, errors.ProxyError):
-                raise
-            if isinstance(exc, TimeoutError):
-                raise self._timeout_error(exc, timer.expired(), resp is not None) from None
-            if isinstance(exc, aiohttp.ClientError):
-                raise self._connection_error(exc) from None
-            raise
-
-    async def _json_answer(self, resp: aiohttp.ClientResponse, first: bytes) -> list[ir.Event]:
-        try:
-            raw = first + await resp.read()
-        except _DROPS as exc:
-            raise self._dropped(exc) from None
+    async def _json_answer(self, opened: Opened) -> list[ir.Event]:
+        raw = await opened.read_all(_MAX_JSON_BODY)
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -234,7 +199,7 @@ class OpenAICompatBackend:
                 f"upstream {self.endpoint}/chat/completions answered invalid JSON", retryable=True
             ) from None
         if isinstance(body, dict) and "error" in body and "choices" not in body:
-            raise self._http_error(502, raw)  # an error carried in a 200 answer
+            raise self._upstream.scrubbed(self._http_error(502, raw))  # an error carried in a 200 answer
         if not isinstance(body, dict):
             raise errors.UpstreamError(
                 f"upstream {self.endpoint}/chat/completions answered JSON that is not an object",
@@ -253,8 +218,28 @@ class OpenAICompatBackend:
 
     # ------------------------------------------------------------------ errors
 
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+    # The Faults protocol of http_upstream: the layer picks the failure, these say what to check.
+
+    def http_error(self, status: int, body: bytes, resp: aiohttp.ClientResponse) -> errors.ProxyError:
+        return self._http_error(status, body)
+
+    def unreachable(self, exc: aiohttp.ClientError) -> errors.ProxyError:
+        return self._connection_error(exc)
+
+    def timed_out(self, phase: Phase, answered: bool) -> errors.ProxyError:
+        if phase == "connect":
+            msg = (f"connecting to {self.endpoint} timed out after {self._connect_timeout:g} s "
+                   f"(connect timeout): {_CHECK}")
+        elif phase in ("first_byte", "idle"):
+            what = "no data" if answered else "no answer"
+            msg = (f"upstream {self.endpoint} sent {what} within {self._first_byte_timeout:g} s "
+                   "(first-byte timeout; a large prompt on a slow machine may need more)")
+        else:
+            msg = f"upstream {self.endpoint} did not finish within {self._total_timeout:g} s (total timeout)"
+        return errors.UpstreamTimeout(msg, retryable=True)
+
+    def dropped(self, exc: BaseException | None) -> errors.ProxyError:
+        return self._dropped(exc)
 
     def _http_error(self, status: int, body: bytes, path: str = "/chat/completions") -> errors.ProxyError:
         try:
@@ -264,11 +249,18 @@ class OpenAICompatBackend:
         where = f"upstream {self.endpoint}{path} answered HTTP {status}"
         if status == 404:
             where += " (check --openai-base-url points at the server's /v1 root, and the model name)"
-        err.message = self._scrub(f"{err.message} ({where})")
+        err.message = f"{err.message} ({where})"
         err.args = (err.message,)
         if status in (408, 429) or status >= 500:
             err.retryable = True
         return err
+
+    def _not_a_stream(self, opened: Opened) -> errors.ProxyError:
+        """A 2xx answer that is no event stream at all (a web page, a proxy's notice)."""
+        what = describe_body(opened.content_type, opened.first)
+        return self._upstream.scrubbed(errors.UpstreamError(
+            f"upstream {self.endpoint}/chat/completions answered HTTP {opened.status} with {what} instead of an "
+            f"event stream: is --openai-base-url the address of an OpenAI-compatible server?", retryable=True))
 
     def _connection_error(self, exc: aiohttp.ClientError) -> errors.ProxyError:
         if isinstance(exc, aiohttp.ClientConnectorDNSError):
@@ -293,18 +285,6 @@ class OpenAICompatBackend:
         return errors.UpstreamError(
             f"upstream {self.endpoint} failed: {type(exc).__name__}", retryable=True
         )
-
-    def _timeout_error(self, exc: BaseException, first_byte: bool, answered: bool) -> errors.ProxyError:
-        if isinstance(exc, aiohttp.ConnectionTimeoutError):
-            msg = (f"connecting to {self.endpoint} timed out after {self._connect_timeout:g} s "
-                   f"(connect timeout): {_CHECK}")
-        elif first_byte:
-            what = "no data" if answered else "no answer"
-            msg = (f"upstream {self.endpoint} sent {what} within {self._first_byte_timeout:g} s "
-                   "(first-byte timeout; a large prompt on a slow machine may need more)")
-        else:
-            msg = f"upstream {self.endpoint} did not finish within {self._total_timeout:g} s (total timeout)"
-        return errors.UpstreamTimeout(msg, retryable=True)
 
     def _dropped(self, exc: BaseException | None) -> errors.UpstreamError:
         how = f" ({type(exc).__name__})" if exc is not None else ""
@@ -347,7 +327,8 @@ class OpenAICompatBackend:
             return list(cached[1])
         status, body = await self._get_json(self._models_url, 10.0)
         if status != 200:
-            raise self._http_error(status, orjson.dumps(body) if body is not None else b"", "/models")
+            raise self._upstream.scrubbed(
+                self._http_error(status, orjson.dumps(body) if body is not None else b"", "/models"))
         return list(self._store_models(body))
 
     def _store_models(self, body: Any) -> list[ir.ModelInfo]:
@@ -474,18 +455,3 @@ class OpenAICompatBackend:
             if status in (404, 405, 501):
                 self._ctx_dead.add(source)
         return None
-
-
-# ---------------------------------------------------------------------------- helpers
-
-
-
-async def _drain(content: aiohttp.StreamReader) -> None:
-    """Read what follows [DONE] (normally just the end of the body) so the connection can be
-    reused; a server that keeps the body open gets 1 s, then the connection is closed."""
-    try:
-        async with asyncio.timeout(1.0):
-            while await content.readany():
-                pass
-    except (TimeoutError, *_DROPS):
-        pass
