@@ -25,7 +25,8 @@ from ...config import DEFAULT_FALLBACK_MODELS
 from ...dialects.openai_chat import StreamParser
 from ...sse import SSEDecoder
 from ..base import BackendState, Capabilities
-from ..http_util import connection_reason, read_capped, release
+from ..http_upstream import DROPS, HttpUpstream, Opened, Phase, Scrub, Timeouts
+from ..http_util import connection_reason, read_capped
 from . import remote_baseurl as rb
 from . import remote_body, remote_hosts, remote_models
 from . import remote_errors as rerr
@@ -43,7 +44,6 @@ MODELS_TIMEOUT = 15.0
 MAX_IMAGE_BODY = 15 * 1024 * 1024  # the gateway refuses about 16 MB (400) and 32 MB (413)
 _MAX_ERROR_BODY = 64 * 1024
 _FINISH = re.compile(r'"finish_reason"\s*:\s*"')
-_DROPS = (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
 class RemoteBackend:
@@ -72,6 +72,7 @@ class RemoteBackend:
         home: Path | None = None,
         remember_host: bool = True,
         image_backend: Any = None,
+        scrub: Scrub | None = None,
     ) -> None:
         self.name = name
         self.version = version or rs.DEFAULT_VERSION
@@ -92,6 +93,8 @@ class RemoteBackend:
         self._first_byte_timeout = first_byte_timeout
         self._total_timeout = total_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._upstream = HttpUpstream(self._client, Timeouts(connect_timeout, first_byte_timeout, total_timeout),
+                                      scrub=scrub)
         self._models: tuple[float, tuple[str, str], list[RemoteModel]] | None = None
         self._models_error: tuple[float, tuple[str, str], errors.ProxyError] | None = None
         self._resolve_lock: asyncio.Lock | None = None
@@ -297,103 +300,53 @@ class RemoteBackend:
                 f"14 MB (large images): send smaller or fewer images")
         path = rs.CHAT_PATH
         headers = self._headers(cred, path, body, model)
-        resp, first = await self._open(base, path + "?" + rs.CHAT_QUERY, body, headers, model, cred)
+        faults = _ChatFaults(self, base, model, cred)
+        opened = await self._upstream.open(base + path + "?" + rs.CHAT_QUERY, body, headers, faults,
+                                           proxy=self._proxy_arg(), accept=lambda status: status == 200)
         try:
-            async for ev in self._events(resp, first, base, model):
+            if "html" in opened.content_type or opened.first.lstrip()[:1] == b"<":
+                raise rerr.html_answer(base, faults.what)
+            async for ev in self._events(opened, faults):
                 yield ev
-            await _drain(resp)  # what follows [DONE], so the connection can be reused
+            await opened.drain(0.5)  # what follows [DONE], so the connection can be reused
         except errors.ProxyError as exc:  # in-stream error texts come from the server: scrub them
             exc.message = rerr.scrub(exc.message, cred.secrets())
             exc.args = (exc.message,)
-            raise
+            raise self._upstream.scrubbed(exc) from None
         finally:
-            release(resp)
+            opened.release()
         self._host_worked(base)
 
-    async def _open(self, base: str, path: str, body: bytes, headers: dict[str, str], model: str,
-                    cred: Credential) -> tuple[aiohttp.ClientResponse, bytes]:
-        """POST and wait (first-byte timeout) for the first body bytes; errors raised here."""
-        resp: aiohttp.ClientResponse | None = None
-        timer = asyncio.timeout(self._first_byte_timeout or None)
-        what = f"the chat request for {model}"
-        try:
-            async with timer:
-                for attempt in (0, 1):
-                    try:
-                        resp = await self._client().post(base + path, data=body, headers=headers,
-                                                         proxy=self._proxy_arg(), allow_redirects=False)
-                        break
-                    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-                        # A pooled connection the server had just closed: once more on a fresh one
-                        # (a connect failure is not retried).
-                        if attempt or isinstance(exc, aiohttp.ClientConnectorError):
-                            raise
-                assert resp is not None
-                if resp.status != 200:
-                    raw = await read_capped(resp, _MAX_ERROR_BODY)
-                    raise rerr.http_error(resp.status, raw, base=base, what=what, source=cred.source,
-                                          location=resp.headers.get("Location", ""), secrets=cred.secrets())
-                first = await resp.content.readany()
-            ctype = resp.headers.get("Content-Type", "").lower()
-            if "html" in ctype or first.lstrip()[:1] == b"<":
-                raise rerr.html_answer(base, what)
-            return resp, first
-        except BaseException as exc:
-            if resp is not None:
-                resp.close()
-            if isinstance(exc, errors.ProxyError):
-                raise
-            if isinstance(exc, aiohttp.ConnectionTimeoutError):
-                raise rerr.unreachable(base, f"connect timeout after {self._connect_timeout:g} s") from None
-            if isinstance(exc, TimeoutError):
-                if timer.expired():
-                    raise rerr.stalled(base, model, self._first_byte_timeout, False) from None
-                raise rerr.too_slow(base, model, self._total_timeout) from None
-            if isinstance(exc, _DROPS) and not isinstance(exc, aiohttp.ClientConnectorError):
-                raise rerr.dropped(base, model, connection_reason(exc)) from None
-            if isinstance(exc, aiohttp.ClientError):
-                raise rerr.unreachable(base, connection_reason(exc)) from None
-            raise
-
-    async def _events(self, resp: aiohttp.ClientResponse, chunk: bytes, base: str,
-                      model: str) -> AsyncIterator[ir.Event]:
+    async def _events(self, opened: Opened, faults: _ChatFaults) -> AsyncIterator[ir.Event]:
+        base, model, chunk = faults.base, faults.model, opened.first
         decoder = SSEDecoder()
         parser = StreamParser()
         finished = content = False
         held: ir.Event | None = None  # MessageStart waits for content, so fallback stays possible
         if chunk.lstrip()[:1] == b"{":  # one JSON document instead of a stream
-            chunk = _as_envelope(chunk + await _rest(resp), base, model)
-        try:
-            while True:
-                for sev in decoder.feed(chunk) if chunk else decoder.finish():
-                    inner = unwrap(sev)
-                    if inner is None:
+            chunk = _as_envelope(chunk + await _rest(opened), base, model)
+        while True:
+            for sev in decoder.feed(chunk) if chunk else decoder.finish():
+                inner = unwrap(sev)
+                if inner is None:
+                    continue
+                if inner is not DONE and not finished and _FINISH.search(inner.data):
+                    finished = True
+                for ev in self._parse(parser, inner, base, model, content):
+                    if isinstance(ev, ir.MessageStart):
+                        held = ev
                         continue
-                    if inner is not DONE and not finished and _FINISH.search(inner.data):
-                        finished = True
-                    for ev in self._parse(parser, inner, base, model, content):
-                        if isinstance(ev, ir.MessageStart):
-                            held = ev
-                            continue
-                        if held is not None:
-                            yield held
-                            held = None
-                        content = content or isinstance(ev, ir.BlockStart)
-                        yield ev
-                    if inner is DONE:
-                        return
-                if not chunk:
-                    break
-                idle = asyncio.timeout(self._first_byte_timeout or None)
-                try:
-                    async with idle:
-                        chunk = await resp.content.readany()
-                except TimeoutError:
-                    if idle.expired():
-                        raise rerr.stalled(base, model, self._first_byte_timeout, content) from None
-                    raise rerr.too_slow(base, model, self._total_timeout) from None
-        except _DROPS as exc:
-            raise rerr.dropped(base, model, connection_reason(exc)) from None
+                    if held is not None:
+                        yield held
+                        held = None
+                    content = content or isinstance(ev, ir.BlockStart)
+                    faults.content = content
+                    yield ev
+                if inner is DONE:
+                    return
+            if not chunk:
+                break
+            chunk = await opened.read(idle=self._first_byte_timeout or None)
         if not finished:
             raise rerr.dropped(base, model, "no [DONE] and no finish_reason")
         for ev in self._parse(parser, None, base, model, content):
@@ -455,18 +408,40 @@ def _as_envelope(raw: bytes, base: str, model: str) -> bytes:
     raise rerr.http_error(status, raw, base=base, what=f"the chat request for {model} (in a 200 answer)")
 
 
-async def _drain(resp: aiohttp.ClientResponse) -> None:
+async def _rest(opened: Opened) -> bytes:
     try:
-        async with asyncio.timeout(0.5):
-            while await resp.content.readany():
-                pass
-    except (TimeoutError, *_DROPS):
-        pass
-
-
-async def _rest(resp: aiohttp.ClientResponse) -> bytes:
-    try:
-        return await read_capped(resp, _MAX_ERROR_BODY)
-    except _DROPS:
+        return await read_capped(opened.resp, _MAX_ERROR_BODY)
+    except DROPS:
         return b""
+
+
+class _ChatFaults:
+    """How one chat attempt's failures are worded (the ``Faults`` of http_upstream)."""
+
+    __slots__ = ("backend", "base", "content", "cred", "model", "what")
+
+    def __init__(self, backend: RemoteBackend, base: str, model: str, cred: Credential) -> None:
+        self.backend, self.base, self.model, self.cred = backend, base, model, cred
+        self.what = f"the chat request for {model}"
+        self.content = False  # answer content was yielded: a stall is then "sent nothing more"
+
+    def http_error(self, status: int, body: bytes, resp: aiohttp.ClientResponse) -> errors.ProxyError:
+        return rerr.http_error(status, body, base=self.base, what=self.what, source=self.cred.source,
+                               location=resp.headers.get("Location", ""), secrets=self.cred.secrets())
+
+    def unreachable(self, exc: aiohttp.ClientError) -> errors.ProxyError:
+        if isinstance(exc, DROPS) and not isinstance(exc, aiohttp.ClientConnectorError):
+            return rerr.dropped(self.base, self.model, connection_reason(exc))
+        return rerr.unreachable(self.base, connection_reason(exc))
+
+    def timed_out(self, phase: Phase, answered: bool) -> errors.ProxyError:
+        b = self.backend
+        if phase == "connect":
+            return rerr.unreachable(self.base, f"connect timeout after {b._connect_timeout:g} s")
+        if phase == "total":
+            return rerr.too_slow(self.base, self.model, b._total_timeout)
+        return rerr.stalled(self.base, self.model, b._first_byte_timeout, phase == "idle" and self.content)
+
+    def dropped(self, exc: BaseException | None) -> errors.ProxyError:
+        return rerr.dropped(self.base, self.model, connection_reason(exc) if exc is not None else "")
 
