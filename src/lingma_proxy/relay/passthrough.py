@@ -194,6 +194,8 @@ async def _pipe(relay: Relay, dialect: ModuleType, fwd: Forwarded, ex: Exchange 
                     if fold is not None:
                         try:
                             fold.feed(chunk)
+                        except errors.ProxyError as exc:  # an error event: the bytes pass on, the record says so
+                            failure, fold = exc, None
                         except Exception:  # noqa: BLE001 - an odd frame: forwarding goes on, folding stops
                             fold = None
                 yield chunk
