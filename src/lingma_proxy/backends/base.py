@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from .. import ir
+from ..redaction import SecretRegistry
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,16 @@ class Passthrough(Protocol):
 
     async def passthrough(self, path: str, raw: bytes, headers: Mapping[str, str],
                           query: str = "") -> Forwarded: ...
+
+
+@runtime_checkable
+class UsesSecrets(Protocol):
+    """Offered by a backend that holds or learns credentials beyond its configured key (the
+    Lingma remote backend's login, re-read when its files change) or scrubs its own error
+    texts. The composition root hands it the process's one registry once, before serving; the
+    backend ``add``s what it learns, and may scrub upstream texts with it."""
+
+    def use_secrets(self, registry: SecretRegistry) -> None: ...
 
 
 # The calling client's request headers, bound by the relay for the duration of one request:

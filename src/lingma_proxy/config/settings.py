@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ProxyError
+from ..redaction import SECRET_NAME, settings_secrets
 
 BUILTIN_BACKENDS = ("openai", "anthropic", "ipc", "remote")
 DEFAULT_FALLBACK_MODELS = (
@@ -56,7 +57,7 @@ class BackendConfig:
             "base_url": mask_url(self.base_url),
             "api_key": mask_secret(self.api_key),
             "model": self.model,
-            "options": dict(self.options),
+            "options": _masked_options(self.options),
         }
 
 
@@ -163,6 +164,11 @@ class Settings:
             out[f.name] = value
         return out
 
+    def secrets(self) -> list[str]:
+        """Every credential these settings hold (``redaction.SecretRegistry`` is filled from it):
+        the secret-typed keys, passwords in URLs, each backend entry's key, URL and secret-named options."""
+        return settings_secrets(self, SECRET_FIELDS, URL_FIELDS)
+
     def backend_named(self, name: str) -> BackendConfig | None:
         for b in self.backends:
             if b.name == name:
@@ -170,9 +176,16 @@ class Settings:
         return None
 
 
-SECRET_FIELDS = frozenset({"api_key", "openai_api_key", "anthropic_api_key", "admin_key"})
+SECRET_FIELDS = frozenset({"api_key", "openai_api_key", "anthropic_api_key", "admin_key"})  # = schema's "secret" keys
 # URLs that may carry user:password (proxy URLs do, in practice)
 URL_FIELDS = frozenset({"remote_proxy_url", "openai_base_url", "anthropic_base_url", "remote_base_url", "ws_url"})
+
+
+def _masked_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """A backend's options as shown: values under secret-looking names masked (one level deep is
+    where backends keep them; ``redaction`` erases deeper ones from every text anyway)."""
+    return {k: mask_secret(v) if isinstance(v, str) and SECRET_NAME.search(str(k)) else
+            mask_url(v) if isinstance(v, str) and "://" in v else v for k, v in options.items()}
 
 
 def mask_secret(value: str | None) -> str | None:

@@ -283,7 +283,7 @@ async def feedback_bundle(request: Request) -> Response:
     lines = obs.logs.entries(limit=2000)
     data = await asyncio.to_thread(
         bundle.build, settings, requests=recent, logs=lines, usage=usage, recording=obs.status(),
-        note=request.query_params.get("note", ""))
+        note=request.query_params.get("note", ""), secrets=request.app.state.secrets)
     name = time.strftime("lingma-proxy-feedback-%Y%m%d-%H%M%S.zip")
     return Response(data, media_type="application/zip",
                     headers={"content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store"})

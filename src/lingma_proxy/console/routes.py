@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -55,7 +54,7 @@ async def login(request: Request) -> Response:
         return _gate(request, "Sign-in is not available here.")
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     given = (form.get("key") or [""])[0]
-    if not hmac.compare_digest(given.encode(), key.encode()):
+    if not admin.same_secret(admin.utf8(given), key):
         return _gate(request, "That is not the admin key.", 401)
     response = RedirectResponse("/console", status_code=303)
     response.set_cookie(admin.COOKIE, admin.cookie_value(key), httponly=True, samesite="strict",

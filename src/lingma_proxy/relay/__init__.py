@@ -25,7 +25,8 @@ from ..backends.base import Backend
 from ..exchange import Exchange, Observer
 from ..features import hygiene, tokens
 from ..features.response_store import ResponseStore
-from . import passthrough
+from ..redaction import SecretRegistry
+from . import passthrough, scrub
 from .call import Call, Outcome, decode_json, error_outcome
 from .context import apply_context_policy
 from .count_cache import CountCache
@@ -60,8 +61,10 @@ class RelayOptions:
 
 class Relay:
     def __init__(self, backends: Mapping[str, Backend], options: RelayOptions,
-                 observers: list[Observer] | None = None) -> None:
+                 observers: list[Observer] | None = None, *, secrets: SecretRegistry | None = None) -> None:
         self.backends = dict(backends)
+        # the process's one registry (the composition root's); errors reaching clients pass it
+        self.secrets = secrets if secrets is not None else SecretRegistry()
         self.options = options
         self.semaphore = asyncio.Semaphore(max(1, options.max_concurrent))
         self.response_store = ResponseStore()
@@ -189,6 +192,10 @@ class Relay:
                 self.notify(ex, t0)
             return Outcome(status=499)
         return work.result()
+
+    def scrubbed(self, out: Outcome) -> Outcome:
+        """``out`` as the client may see it: an error body without any registered secret."""
+        return scrub.outcome(self.secrets, out)
 
     def notify(self, ex: Exchange, t0: float) -> None:
         ex.latency_ms = (time.perf_counter() - t0) * 1000

@@ -100,8 +100,8 @@ class Call:
                     await agen.aclose()  # type: ignore[attr-defined]
                 for out in run_finish(transforms):
                     await q.put(out)
-        except errors.ProxyError as exc:
-            await q.put(exc)
+        except errors.ProxyError as exc:  # upstream text may quote a key: scrubbed before it goes anywhere
+            await q.put(self.relay.secrets.scrub_error(exc))
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug in a backend: report it without a traceback to the client

@@ -34,7 +34,7 @@ def is_admin_path(path: str) -> bool:
 
 def cookie_value(admin_key: str) -> str:
     """What the sign-in cookie holds: derived from the key, never the key itself."""
-    return hmac.new(admin_key.encode(), b"lingma-proxy console", hashlib.sha256).hexdigest()
+    return hmac.new(utf8(admin_key), b"lingma-proxy console", hashlib.sha256).hexdigest()
 
 
 def _host_name(value: str) -> str:
@@ -64,14 +64,39 @@ def presented_key(request: Request) -> str | None:
     return None
 
 
+def utf8(value: str) -> bytes:
+    """A configured value's bytes; one read from the environment may hold undecodable bytes
+    (surrogate escapes), which come back as they were."""
+    try:
+        return value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")
+
+
+def wire_bytes(value: str) -> bytes:
+    """The bytes a header or cookie value arrived as (the ASGI server decoded them as latin-1);
+    any other text as UTF-8. Never raises: a comparison must answer no, not 500."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return utf8(value)
+
+
+def same_secret(given: str | bytes, expected: str) -> bool:
+    """Constant-time equality of a presented credential (header, cookie, form field) and the
+    configured one, on bytes: ``hmac.compare_digest`` refuses non-ASCII ``str``."""
+    data = given if isinstance(given, bytes) else wire_bytes(given)
+    return hmac.compare_digest(data, utf8(expected))
+
+
 def has_admin_key(request: Request, admin_key: str | None) -> bool:
     if not admin_key:
         return False
     key = presented_key(request)
-    if key is not None and hmac.compare_digest(key.encode(), admin_key.encode()):
+    if key is not None and same_secret(key, admin_key):
         return True
     cookie = request.cookies.get(COOKIE)
-    return cookie is not None and hmac.compare_digest(cookie, cookie_value(admin_key))
+    return cookie is not None and same_secret(cookie, cookie_value(admin_key))
 
 
 def allowed(request: Request) -> bool:

@@ -60,8 +60,9 @@ def generation(dialect: ModuleType) -> Callable[[Request], Awaitable[Response | 
             raw = await read_body(request, request.app.state.settings.max_body_bytes)
         except errors.ProxyError as exc:
             return error_response(dialect, exc)
-        return send(await relay.handle(dialect, raw, disconnect_waiter(request), path=request.url.path,
-                                       headers=request.headers, query=request.url.query))
+        return send(relay.scrubbed(await relay.handle(dialect, raw, disconnect_waiter(request),
+                                                      path=request.url.path, headers=request.headers,
+                                                      query=request.url.query)))
 
     return endpoint
 
@@ -77,7 +78,7 @@ def counting(dialect: ModuleType, shape: Callable[[int], dict[str, Any]]) -> Cal
                                            query=request.url.query)
         if outcome.status == 200:
             outcome.body = orjson.dumps(shape(orjson.loads(outcome.body)["input_tokens"]))
-        return send(outcome)
+        return send(relay.scrubbed(outcome))
 
     return endpoint
 

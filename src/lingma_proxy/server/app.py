@@ -22,10 +22,12 @@ from ..backends.base import Backend
 from ..relay import Relay, RelayOptions, RouteRule
 from ..relay.context import backend_context_windows
 from ..console import routes as console
+from ..redaction import LogScrubber, SecretRegistry
 from ..storage import traces
 from ..storage.hub import Observability
 from . import api, core, debug, discovery
 from .auth import AuthMiddleware
+from .scrub_answers import ScrubAnswers
 
 log = logging.getLogger("lingma_proxy.server")
 
@@ -56,12 +58,17 @@ def relay_options(settings: Any, built: registry.Built) -> RelayOptions:
 def create_app(settings: Any, backends: dict[str, Backend] | None = None) -> Starlette:
     """The ASGI app. ``backends`` overrides what settings would build (tests)."""
 
+    # The one registry of every secret (see redaction.py): the settings' now, what backends
+    # learn later; the relay, recorder, traces, logs, console and debug answers all scrub with it.
+    secrets = SecretRegistry(settings.secrets())
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        built = await core.build(settings, backends)
-        app.state.relay = Relay(built.backends, relay_options(settings, built))
-        tracer = traces.install(app.state.relay, settings, built.backends)
-        app.state.obs = Observability(settings).install(app.state.relay)  # recorder, log ring
+        scrubber = LogScrubber(secrets).install()  # before anything logs: every record scrubbed
+        built = await core.build(settings, backends, secrets)
+        app.state.relay = Relay(built.backends, relay_options(settings, built), secrets=secrets)
+        tracer = traces.install(app.state.relay, settings, built.backends, secrets=secrets)
+        app.state.obs = Observability(settings, secrets).install(app.state.relay)  # recorder, log ring
         try:
             yield
         finally:
@@ -74,6 +81,7 @@ def create_app(settings: Any, backends: dict[str, Backend] | None = None) -> Sta
                     await b.aclose()
                 except Exception:  # closing must not mask the shutdown
                     log.exception("closing backend %s", b.name)
+            scrubber.uninstall()  # last: the shutdown's own lines are scrubbed too
 
     app = Starlette(
         routes=api.routes() + discovery.routes() + debug.routes() + console.routes(),
@@ -82,11 +90,13 @@ def create_app(settings: Any, backends: dict[str, Backend] | None = None) -> Sta
                        allow_headers=CORS_HEADERS, expose_headers=["request-id", "x-request-id"],
                        max_age=600),
             Middleware(AuthMiddleware, api_key=settings.api_key),
+            Middleware(ScrubAnswers, secrets=secrets),  # console and debug JSON answers
         ],
         lifespan=lifespan,
         exception_handlers=api.exception_handlers(),
     )
     app.state.settings = settings
+    app.state.secrets = secrets
     app.state.backends_override = backends  # kept by console restarts
     return app
 

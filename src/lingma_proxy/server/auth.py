@@ -12,7 +12,7 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import errors
-from .admin import is_admin_path
+from .admin import is_admin_path, utf8
 from .dialect_errors import dialect_for_path
 
 OPEN_PATHS = frozenset({"/", "/health", "/version"})
@@ -21,7 +21,7 @@ OPEN_PATHS = frozenset({"/", "/health", "/version"})
 class AuthMiddleware:
     def __init__(self, app: ASGIApp, api_key: str | None) -> None:
         self.app = app
-        self.key = api_key.encode() if api_key else None
+        self.key = utf8(api_key) if api_key else None  # bytes: compared with the raw header bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.key is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS \

@@ -15,7 +15,8 @@ from dataclasses import fields
 from typing import Any
 
 from ..backends import registry
-from ..backends.base import Backend
+from ..backends.base import Backend, UsesSecrets
+from ..redaction import SecretRegistry
 from ..relay import Relay
 
 log = logging.getLogger("lingma_proxy.server")
@@ -25,13 +26,20 @@ RETIRE_GRACE = 120.0  # seconds old backends keep serving the streams that start
 RESTART_KEYS = frozenset({"host", "port", "api_key", "insecure_no_auth", "log_level", "trace"})
 
 
-async def build(settings: Any, override: dict[str, Backend] | None) -> registry.Built:
+async def build(settings: Any, override: dict[str, Backend] | None,
+                secrets: SecretRegistry | None = None) -> registry.Built:
     if override is not None:
-        return registry.Built(dict(override), settings.backend if settings.backend in override
-                              else next(iter(override), None))
-    built = registry.build(settings)
-    if not built.backends and settings.backend == "auto":
-        built = await registry.detect_auto(settings)
+        built = registry.Built(dict(override), settings.backend if settings.backend in override
+                               else next(iter(override), None))
+    else:
+        built = registry.build(settings)
+        if not built.backends and settings.backend == "auto":
+            built = await registry.detect_auto(settings)
+    if secrets is not None:
+        secrets.add(*settings.secrets())  # a console apply may bring new keys; old ones stay secret
+        for backend in built.backends.values():
+            if isinstance(backend, UsesSecrets):
+                backend.use_secrets(secrets)
     return built
 
 
@@ -42,8 +50,9 @@ async def restart(app: Any, settings: Any) -> dict[str, Any]:
     old_settings = app.state.settings
     old: Relay = app.state.relay
     override = getattr(app.state, "backends_override", None)
-    built = await build(settings, override)
-    relay = Relay(built.backends, relay_options(settings, built))
+    secrets: SecretRegistry | None = getattr(app.state, "secrets", None)
+    built = await build(settings, override, secrets)
+    relay = Relay(built.backends, relay_options(settings, built), secrets=secrets)
     relay.response_store = old.response_store  # Responses conversations survive the restart
     obs = app.state.obs
     await asyncio.to_thread(obs.configure, settings)

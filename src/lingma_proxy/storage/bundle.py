@@ -2,8 +2,8 @@
 
 It holds the configuration with secrets masked (and each value's origin), recent sanitized
 requests, recent log lines, daily usage and versions. Never credentials: every configured
-secret is erased from every entry once more before it is written, and the caller's settings
-are the only place they could come from.
+secret (the settings' and the running server's ``SecretRegistry``, which holds what backends
+learned, e.g. a Lingma login) is erased from every entry once more before it is written.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from typing import Any
 import orjson
 
 from .. import __version__
+from ..redaction import REDACTED, SecretRegistry
 from .hub import secrets_of
-from .sanitize import REDACTED, Sanitizer
+from .sanitize import Sanitizer
 
 BODY_LIMIT = 16_000
 PACKAGES = ("starlette", "uvicorn", "aiohttp", "orjson", "click", "rich", "pillow", "openai", "anthropic")
@@ -40,10 +41,14 @@ def versions() -> dict[str, Any]:
 
 def build(settings: Any, *, requests: list[dict[str, Any]], logs: list[dict[str, Any]],
           usage: list[dict[str, Any]] | None = None, recording: dict[str, Any] | None = None,
-          note: str = "") -> bytes:
-    """The ZIP file's bytes."""
-    secrets = secrets_of(settings)
-    scrub = Sanitizer(secrets)
+          note: str = "", secrets: SecretRegistry | None = None) -> bytes:
+    """The ZIP file's bytes. ``secrets``: the running server's registry (with what its backends
+    learned, e.g. a Lingma login); the settings' own secrets are always added."""
+    registry = SecretRegistry(secrets_of(settings))
+    if secrets is not None:
+        registry.add(*secrets.values())
+    short = [s for s in secrets_of(settings) if s]
+    scrub = Sanitizer(registry)
     trimmed = []
     for r in requests:
         r = dict(r)
@@ -67,9 +72,9 @@ def build(settings: Any, *, requests: list[dict[str, Any]], logs: list[dict[str,
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for name, value in entries.items():
             text = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
-            z.writestr(name, _erase(text, secrets, scrub))
+            z.writestr(name, _erase(text, short, scrub))
         if note.strip():
-            z.writestr("user-note.txt", _erase(note.strip() + "\n", secrets, scrub))
+            z.writestr("user-note.txt", _erase(note.strip() + "\n", short, scrub))
     return buf.getvalue()
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import db
+from ..redaction import SecretRegistry
 from .memory import AccessLog, LogRing
 from .recorder import Recorder
 from .sanitize import Sanitizer
@@ -28,19 +29,19 @@ T = TypeVar("T")
 
 
 def secrets_of(settings: Any) -> list[str]:
-    """Every credential the settings hold: erased wherever it appears in what is recorded."""
-    found = [getattr(settings, name, None) for name in ("api_key", "openai_api_key", "anthropic_api_key",
-                                                          "admin_key")]
-    found += [b.api_key for b in getattr(settings, "backends", ())]
-    return [s for s in found if s]
+    """Every credential the settings hold (``Settings.secrets``)."""
+    return list(settings.secrets())
 
 
 class Observability:
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Any, secrets: SecretRegistry | None = None) -> None:
         self.started = time.time()
-        self.sanitizer = Sanitizer(secrets_of(settings))
+        # The process's one registry (the composition root's), shared with the recorder: a
+        # credential a backend learns later is erased from what is recorded from then on.
+        self.secrets = secrets if secrets is not None else SecretRegistry(secrets_of(settings))
+        self.sanitizer = Sanitizer(self.secrets)
         self.logs = LogRing(redact=self._redact).attach()
-        self.access = AccessLog()
+        self.access = AccessLog(redact=self._redact)
         self.recorder: Recorder | None = None
         self.record_error = ""
         self.path = db.db_path(settings.data_dir)
@@ -56,9 +57,9 @@ class Observability:
 
     def configure(self, settings: Any) -> None:
         """(Re)start the recorder when the recording settings changed (the console's apply)."""
-        self.sanitizer = Sanitizer(secrets_of(settings))
+        self.secrets.add(*secrets_of(settings))  # keys added by a console apply; old ones stay secret
         key = (settings.record, db.db_path(settings.data_dir), settings.record_body_limit,
-               settings.retention_days, settings.retention_mb, tuple(self.sanitizer.secrets))
+               settings.retention_days, settings.retention_mb)
         if key == self._key:
             return
         self._key = key
@@ -74,7 +75,7 @@ class Observability:
         try:
             self.recorder = Recorder(self.path, body_limit=settings.record_body_limit,
                                      retention_days=settings.retention_days,
-                                     retention_mb=settings.retention_mb, secrets=self.sanitizer.secrets)
+                                     retention_mb=settings.retention_mb, secrets=self.secrets)
         except (OSError, sqlite3.Error, RuntimeError) as exc:
             self.record_error = f"cannot record to {self.path}: {exc}"
             log.error("%s; requests are served but not recorded", self.record_error)

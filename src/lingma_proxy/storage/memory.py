@@ -86,13 +86,16 @@ _LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "cri
 class AccessLog:
     """An observer keeping the last requests' summary lines (the reference's access log)."""
 
-    def __init__(self, size: int = ACCESS_RING) -> None:
+    def __init__(self, size: int = ACCESS_RING, redact: Callable[[str], str] | None = None) -> None:
         self.ring: deque[dict[str, Any]] = deque(maxlen=size)
         self.guard = threading.Lock()
+        self.redact = redact
 
     def __call__(self, ex: Exchange) -> None:
         # a small summary, not the exchange: holding 200 exchanges would hold their bodies
         s = summary(ex)
+        if s["error"] and self.redact is not None:  # an upstream's error text may quote a key
+            s["error"] = self.redact(s["error"])
         with self.guard:
             self.ring.append(s)
 

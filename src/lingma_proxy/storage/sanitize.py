@@ -5,7 +5,8 @@ Runs on the recorder's writer thread, never on the request path. Pure: no I/O.
 * JSON keys that hold credentials (``api_key``, ``authorization``, ``x-api-key``, ``*_token``,
   ``*_secret``, ``password`` ...) lose their whole value.
 * Strings are scanned for key-like text (``sk-...``, ``Bearer ...``, ``api_key=...``) and for the
-  configured secrets themselves, wherever they appear (a prompt may quote a key).
+  secrets of the process's ``redaction.SecretRegistry``, wherever they appear (a prompt may
+  quote a key), in every form the registry knows (JSON-escaped, URL-encoded, base64).
 * ``data:`` URLs and long base64 runs become ``[image/png base64, 12.3 KB]``-style markers.
 * Long strings are cut, then the whole serialized body is cut to the configured limit.
 """
@@ -20,7 +21,9 @@ from typing import Any
 
 import orjson
 
-REDACTED = "[REDACTED]"
+from ..redaction import REDACTED as REDACTED  # re-exported: callers import it from here
+from ..redaction import SecretRegistry
+
 SECRET_KEYS = frozenset({
     "authorization", "proxy_authorization", "cookie", "set_cookie", "x_api_key", "api_key", "apikey",
     "access_token", "refresh_token", "id_token", "token", "password", "passwd", "secret",
@@ -63,9 +66,14 @@ class Sanitizer:
     """Redacts and shrinks values; ``secrets`` are exact strings (configured keys) to erase."""
 
     def __init__(self, secrets: Iterable[str | None] = (), *, string_max: int = STRING_MAX) -> None:
-        # the shortest secrets are skipped: erasing "ab" everywhere would destroy the text
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+        # The process's one registry when given (it grows as backends learn credentials, and
+        # this sanitizer sees each addition); a plain list makes a private one.
+        self.registry = secrets if isinstance(secrets, SecretRegistry) else SecretRegistry(secrets)
         self.string_max = string_max
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self.registry.values()
 
     # ------------------------------------------------------------------ values
 
@@ -100,9 +108,7 @@ class Sanitizer:
 
     def text(self, s: str) -> str:
         """Plain-text redaction: configured secrets, key-like tokens, ``key=value`` pairs."""
-        for secret in self.secrets:
-            if secret in s:
-                s = s.replace(secret, REDACTED)
+        s = self.registry.scrub_text(s)
         if len(s) < SHORTEST_MATCH:  # most stream strings are a token or two: no regex needed
             return s
         s = _KEYLIKE.sub(REDACTED, s)

@@ -4,7 +4,8 @@
   anything with key/token/secret/auth/password in it) and body fields with credential names
   (api_key, access_token, password, ...) whose value is a string or number become
   ``[REDACTED]``; a tool schema property *named* ``api_key`` (an object) is left alone. The
-  values found, and the configured keys, are then scrubbed from the whole file, wherever they
+  values found, and every secret of the process's ``redaction.SecretRegistry`` (in each form it
+  knows: as is, JSON-escaped, URL-encoded, base64), are then scrubbed from the whole file, wherever they
   appear (a key pasted into a prompt, echoed in an error); key-like text (``sk-...``,
   ``Bearer ...``) in any string is redacted too (``sanitize.Sanitizer.text``).
 * Large base64 payloads (images, documents, data URLs) become a marker with their size and a
@@ -25,6 +26,7 @@ import orjson
 
 from .. import ir
 from ..exchange import MAX_CAPTURE, Exchange
+from ..redaction import SecretRegistry
 from ..sse import SSEDecoder
 from .sanitize import Sanitizer
 
@@ -250,8 +252,10 @@ def timestamp(ex: Exchange) -> str:
 
 
 def build(ex: Exchange, secrets: Iterable[str] = ()) -> bytes:
-    """The trace file's bytes for ``ex`` (pretty JSON, redacted)."""
-    found: set[str] = {s for s in secrets if s}
+    """The trace file's bytes for ``ex`` (pretty JSON, redacted). ``secrets``: the process's
+    ``SecretRegistry`` (or plain values); every form of each is erased from the whole file."""
+    registry = secrets if isinstance(secrets, SecretRegistry) else SecretRegistry(secrets)
+    found: set[str] = set()  # this request's own credentials (header values, credential fields)
     response: dict[str, Any] = {"status": ex.status, "headers": redact_headers(ex.response_headers, found)}
     if ex.stream_chunks:
         raw = b"".join(ex.stream_chunks)
@@ -285,8 +289,7 @@ def build(ex: Exchange, secrets: Iterable[str] = ()) -> bytes:
         },
         "response": response,
     }
-    data = orjson.dumps(record, option=orjson.OPT_INDENT_2)
-    for secret in sorted(found, key=len, reverse=True):
-        if len(secret) >= 8:
-            data = data.replace(secret.encode(), REDACTED.encode())
+    data = registry.scrub_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2))
+    if found:
+        data = SecretRegistry(found).scrub_bytes(data)
     return data

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exchange import Exchange
+from ..redaction import SecretRegistry
 from . import trace_format
 
 log = logging.getLogger("lingma_proxy.traces")
@@ -62,7 +63,8 @@ class TraceWriter:
         self.wants = wants or (lambda backend: True)
         self.max_files = max(1, max_files)
         self.max_bytes = max(1, max_bytes)
-        self.secrets = tuple(s for s in secrets if s)
+        # the process's registry is kept as it is (it grows as backends learn credentials)
+        self.secrets = secrets if isinstance(secrets, SecretRegistry) else SecretRegistry(secrets)
         self._queue: queue.SimpleQueue[Exchange | threading.Event | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -149,7 +151,8 @@ class TraceWriter:
             total -= size
 
 
-def install(relay: Any, settings: Any, backends: Mapping[str, Any]) -> TraceWriter | None:
+def install(relay: Any, settings: Any, backends: Mapping[str, Any],
+            secrets: Iterable[str] | None = None) -> TraceWriter | None:
     """Add a trace writer to ``relay.observers`` as ``settings.trace`` asks; the writer."""
     if settings.trace is False:
         return None
@@ -159,9 +162,8 @@ def install(relay: Any, settings: Any, backends: Mapping[str, Any]) -> TraceWrit
         wanted = {name for name, b in backends.items() if getattr(b, "kind", "") == "anthropic"}
         if not wanted:
             return None
-    secrets = [s for s in (getattr(settings, "api_key", None), getattr(settings, "anthropic_api_key", None),
-                           getattr(settings, "openai_api_key", None)) if s]
-    secrets += [b.api_key for b in getattr(settings, "backends", ()) if getattr(b, "api_key", None)]
+    if secrets is None:  # no registry handed in (a caller outside the app): the settings' own
+        secrets = SecretRegistry(settings.secrets())
     writer = TraceWriter(
         traces_root(settings),
         wants=(lambda name: True) if wanted is None else wanted.__contains__,

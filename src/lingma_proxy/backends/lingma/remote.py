@@ -23,6 +23,7 @@ import orjson
 from ... import errors, ir
 from ...config import DEFAULT_FALLBACK_MODELS
 from ...dialects.openai_chat import StreamParser
+from ...redaction import SecretRegistry
 from ...sse import SSEDecoder
 from ..base import BackendState, Capabilities
 from ..http_upstream import DROPS, HttpUpstream, Opened, Phase, Scrub, Timeouts
@@ -99,6 +100,7 @@ class RemoteBackend:
         self._models_error: tuple[float, tuple[str, str], errors.ProxyError] | None = None
         self._resolve_lock: asyncio.Lock | None = None
         self.image_backend = image_backend
+        self._secrets: SecretRegistry | None = None
 
     def __repr__(self) -> str:
         return f"RemoteBackend({self.name!r}, {self._base or 'auto'!r})"
@@ -136,8 +138,15 @@ class RemoteBackend:
         if self.image_backend is not None:
             await self.image_backend.aclose()
 
+    def use_secrets(self, registry: SecretRegistry) -> None:
+        """The login is read lazily (and again when its files change): each one read is added."""
+        self._secrets = registry
+
     async def credential(self) -> Credential:
-        return await asyncio.to_thread(self.store.get)
+        cred = await asyncio.to_thread(self.store.get)
+        if self._secrets is not None:
+            self._secrets.add(*cred.secrets(), cred.user_id, cred.machine_id)
+        return cred
 
     async def base_url(self) -> str:
         """The host in use: explicit, or the best detected candidate (scanned once)."""
