@@ -97,6 +97,19 @@ async def _states(request: Request) -> list[dict[str, Any]]:
     return out
 
 
+# What /health tells anyone about the recorder: counts only (no file path, no error text, which
+# may name local paths: the console shows those). ``dropped`` > 0 means records were lost.
+_RECORDING_FIELDS = ("enabled", "written", "queued", "peak_queued", "capacity", "dropped", "dropped_logs", "failures")
+
+
+def _recording(request: Request) -> dict[str, Any] | None:
+    obs = getattr(request.app.state, "obs", None)
+    if obs is None:
+        return None
+    status = obs.status()
+    return {k: status[k] for k in _RECORDING_FIELDS if k in status}
+
+
 async def health(request: Request) -> Response:
     relay = _relay(request)
     states = [] if request.method == "HEAD" else await _states(request)
@@ -105,6 +118,9 @@ async def health(request: Request) -> Response:
                             "default_backend": relay.options.default_backend, "backends": states}
     if not relay.backends:
         body["detail"] = relay.options.unavailable_reason or "no backend configured"
+    recording = _recording(request)
+    if recording is not None:
+        body["recording"] = recording
     if request.method == "HEAD":
         return Response(status_code=200)
     status = 200 if ok or request.url.path == "/" else 503

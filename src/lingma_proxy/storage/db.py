@@ -24,14 +24,19 @@ REQUEST_COLUMNS = (
     "stop_reason", "error", "error_kind", "client_gone", "request_bytes", "response_bytes", "truncated",
     "request", "response", "message", "events",
 )
-_INSERT_REQUEST = (f"INSERT OR REPLACE INTO requests ({', '.join(REQUEST_COLUMNS)}) "
-                   f"VALUES ({', '.join('?' * len(REQUEST_COLUMNS))})")
+_ROW = f"({', '.join('?' * len(REQUEST_COLUMNS))})"
+# Rows go in as multi-row INSERTs of these sizes (largest first, each statement cached): one
+# sqlite3_step per statement instead of one per row. Every step releases and re-takes the GIL,
+# and on a saturated event loop taking it back can cost the writer a whole switch interval.
+_CHUNKS = (128, 32, 8, 1)
+_INSERTS = {n: f"INSERT OR REPLACE INTO requests ({', '.join(REQUEST_COLUMNS)}) VALUES {', '.join([_ROW] * n)}"
+            for n in _CHUNKS}
 _UPSERT_USAGE = """
     INSERT INTO usage_daily (day, model, backend, requests, errors, input_tokens, output_tokens,
                              cache_read_tokens, cache_write_tokens)
-    VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (day, model, backend) DO UPDATE SET
-        requests = requests + 1, errors = errors + excluded.errors,
+        requests = requests + excluded.requests, errors = errors + excluded.errors,
         input_tokens = input_tokens + excluded.input_tokens,
         output_tokens = output_tokens + excluded.output_tokens,
         cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
@@ -83,15 +88,38 @@ def local_day(ts: float) -> str:
 
 def write_batch(conn: sqlite3.Connection, requests: Iterable[Mapping[str, Any]],
                 logs: Iterable[tuple[float, str, str, str]] = ()) -> None:
-    """Insert records and their usage, and log lines, in one transaction."""
+    """Insert records, their usage (summed per day, model and backend first) and log lines, in
+    one transaction."""
+    values: list[Any] = []
+    usage: dict[tuple[str, str, str], list[int]] = {}
+    days: dict[int, str] = {}
+    n = 0
+    for r in requests:
+        values += [r.get(c) for c in REQUEST_COLUMNS]
+        n += 1
+        minute = int(r["ts"] // 60)  # local days change on minute boundaries (even half-hour zones)
+        day = days.get(minute)
+        if day is None:
+            day = days[minute] = local_day(r["ts"])
+        key = (day, r.get("model") or r.get("client_model") or "-", r.get("backend") or "")
+        u = usage.get(key)
+        if u is None:
+            u = usage[key] = [0, 0, 0, 0, 0, 0]
+        u[0] += 1
+        u[1] += 1 if r["status"] >= 400 else 0
+        u[2] += r["input_tokens"]
+        u[3] += r["output_tokens"]
+        u[4] += r["cache_read_tokens"]
+        u[5] += r["cache_write_tokens"]
+    width = len(REQUEST_COLUMNS)
     conn.execute("BEGIN")
     try:
-        for r in requests:
-            conn.execute(_INSERT_REQUEST, [r.get(c) for c in REQUEST_COLUMNS])
-            conn.execute(_UPSERT_USAGE, (
-                local_day(r["ts"]), r.get("model") or r.get("client_model") or "-", r.get("backend") or "",
-                1 if r["status"] >= 400 else 0, r["input_tokens"], r["output_tokens"],
-                r["cache_read_tokens"], r["cache_write_tokens"]))
+        done = 0
+        for size in _CHUNKS:
+            while n - done >= size:
+                conn.execute(_INSERTS[size], values[done * width:(done + size) * width])
+                done += size
+        conn.executemany(_UPSERT_USAGE, [(*k, *u) for k, u in usage.items()])
         conn.executemany("INSERT INTO logs (ts, level, logger, message) VALUES (?, ?, ?, ?)", logs)
         conn.execute("COMMIT")
     except BaseException:

@@ -1,15 +1,17 @@
-"""The recorder: a relay observer that hands exchanges to one writer thread through a bounded queue.
+"""The recorder: a relay observer that hands exchanges to one writer thread through a queue.
 
-On the request path it does one ``put_nowait``: when the queue is full (the disk is slow, the
-writer stalled) the record is dropped and counted, the request never waits. Everything costly
-(sanitizing, serializing, SQLite) happens on the writer thread, batched: one transaction per
-burst of records.
+On the request path it does one append under a lock: nothing costly happens there, and the
+request never waits. The writer takes everything queued at once, sanitizes it (``scrub``: a
+few C regex passes over each body's bytes, not a walk of its tree) and writes it in one
+transaction. The queue is bounded only as a last resort (a stalled disk must not eat the
+memory): ``QUEUE_RECORDS`` records or ``QUEUE_BYTES`` of bodies, far above what saturating
+the proxy on loopback queues (bench/README.md, "Recording under load"). What does not fit is
+counted in ``dropped``, which /health and the console show.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import sqlite3
 import threading
 import time
@@ -24,13 +26,16 @@ from .. import ir
 from ..exchange import Exchange
 from . import db
 from .sanitize import Sanitizer
+from .scrub import Scrubber
 
 log = logging.getLogger("lingma_proxy.storage")
 
 Writer = Callable[[sqlite3.Connection, Iterable[Mapping[str, Any]], Iterable[tuple[float, str, str, str]]], None]
 LogLine = tuple[float, str, str, str]  # ts, level, logger, message
-_STOP = object()
-BATCH = 256
+QUEUE_RECORDS = 50_000
+QUEUE_BYTES = 128 * 1024 * 1024
+RECORD_OVERHEAD = 2048  # bytes a queued exchange holds besides its bodies (objects, the folded answer)
+SLICE = 0.001  # seconds of sanitizing between two hand-backs of the GIL to the event loop
 PRUNE_EVERY = 600.0  # seconds between retention passes
 
 
@@ -38,20 +43,28 @@ class Recorder:
     """``recorder(exchange)`` is the observer; ``close()`` flushes what is queued and stops."""
 
     def __init__(self, path: Path, *, body_limit: int = 256 * 1024, retention_days: float = 14,
-                 retention_mb: int = 512, secrets: Iterable[str | None] = (), queue_size: int = 2000,
-                 write: Writer = db.write_batch) -> None:
+                 retention_mb: int = 512, secrets: Iterable[str | None] = (), queue_size: int = QUEUE_RECORDS,
+                 queue_bytes: int = QUEUE_BYTES, write: Writer = db.write_batch) -> None:
         self.path = path
         self.body_limit = body_limit
         self.retention_days = retention_days
         self.retention_mb = retention_mb
         self.sanitizer = Sanitizer(secrets)
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self.scrubber = Scrubber(self.sanitizer)
+        self.capacity = queue_size
+        self.capacity_bytes = queue_bytes
         self.write = write
         self.dropped = 0
         self.dropped_logs = 0
         self.written = 0
         self.failures = 0
         self.last_error = ""
+        self.peak_queued = 0
+        self._items: list[Any] = []
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        self._stop = False
         self.conn = db.connect(path)  # opened here: a bad data dir fails at start, not later
         self._last_prune = 0.0
         self._thread = threading.Thread(target=self._run, name="lingma-proxy-recorder", daemon=True)
@@ -60,63 +73,75 @@ class Recorder:
     # ------------------------------------------------------------------ producer side (any thread)
 
     def __call__(self, exchange: Exchange) -> None:
-        try:
-            self.queue.put_nowait(exchange)
-        except queue.Full:
-            self.dropped += 1
+        size = (RECORD_OVERHEAD + len(exchange.request_body) + exchange.captured_bytes
+                + len(exchange.response_body or b""))
+        with self._lock:
+            if len(self._items) >= self.capacity or self._bytes + size > self.capacity_bytes or self._stop:
+                self.dropped += 1
+                return
+            self._items.append(exchange)
+            self._bytes += size
+            if len(self._items) > self.peak_queued:
+                self.peak_queued = len(self._items)
+            if len(self._items) == 1:
+                self._ready.notify()
 
     def log(self, line: LogLine) -> None:
-        try:
-            self.queue.put_nowait(line)
-        except queue.Full:
-            self.dropped_logs += 1
+        with self._lock:
+            if len(self._items) >= self.capacity or self._stop:
+                self.dropped_logs += 1
+                return
+            self._items.append(line)
+            if len(self._items) == 1:
+                self._ready.notify()
 
     def status(self) -> dict[str, Any]:
-        return {"enabled": True, "path": str(self.path), "queued": self.queue.qsize(),
-                "capacity": self.queue.maxsize, "written": self.written, "dropped": self.dropped,
+        return {"enabled": True, "path": str(self.path), "queued": len(self._items),
+                "queued_bytes": self._bytes, "peak_queued": self.peak_queued,
+                "capacity": self.capacity, "capacity_bytes": self.capacity_bytes,
+                "written": self.written, "dropped": self.dropped,
                 "dropped_logs": self.dropped_logs, "failures": self.failures, "last_error": self.last_error,
                 "body_limit": self.body_limit, "retention_days": self.retention_days,
                 "retention_mb": self.retention_mb}
 
-    def close(self, timeout: float = 5.0) -> None:
+    def close(self, timeout: float = 10.0) -> None:
         """Write what is queued (within ``timeout``), then stop the thread and close the file."""
-        deadline = time.monotonic() + timeout
-        while self._thread.is_alive():
-            try:
-                self.queue.put(_STOP, timeout=0.05)
-                break
-            except queue.Full:
-                if time.monotonic() > deadline:
-                    break
-        self._thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            self._stop = True
+            self._ready.notify()
+        self._thread.join(timeout)
         if not self._thread.is_alive():
             self.conn.close()
 
     # ------------------------------------------------------------------ the writer thread
 
+    def _take(self) -> tuple[list[Any], bool]:
+        """Everything queued (waiting up to a second for something), and whether to stop after it."""
+        with self._lock:
+            if not self._items and not self._stop:
+                self._ready.wait(1.0)
+            batch, self._items, self._bytes = self._items, [], 0
+            return batch, self._stop
+
     def _run(self) -> None:
         self._prune()
         while True:
-            try:
-                item = self.queue.get(timeout=1.0)
-            except queue.Empty:
-                self._maybe_prune()
-                continue
-            batch = [item]
-            while len(batch) < BATCH:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = any(x is _STOP for x in batch)
-            self._write([x for x in batch if x is not _STOP])
+            batch, stop = self._take()
+            if batch:
+                self._write(batch)
             if stop:
+                with self._lock:
+                    rest, self._items = self._items, []
+                if rest:
+                    self._write(rest)
                 return
             self._maybe_prune()
 
     def _write(self, batch: list[Any]) -> None:
         rows: list[dict[str, Any]] = []
         lines: list[LogLine] = []
+        clock = time.perf_counter
+        began = clock()
         for item in batch:
             if isinstance(item, Exchange):
                 try:
@@ -124,10 +149,13 @@ class Recorder:
                 except Exception:  # one odd exchange must not lose the batch
                     self.failures += 1
                     log.exception("cannot record request %s", item.id)
-                # Hand the GIL back to the event loop between records: sanitizing is pure
-                # Python, and a thread that keeps the GIL for the whole 5 ms switch interval
-                # shows up directly in the streams' tail latency.
-                time.sleep(0)
+                # Hand the GIL back to the event loop now and then: sanitizing holds it, and a
+                # thread that keeps it for a whole 5 ms switch interval shows up directly in the
+                # streams' tail latency. Per record was too often: on a saturated loop each
+                # hand-back can cost the writer a switch interval to get the GIL again.
+                if clock() - began > SLICE:
+                    time.sleep(0)
+                    began = clock()
             else:
                 lines.append(item)
         if not rows and not lines:
@@ -159,10 +187,10 @@ class Recorder:
     # ------------------------------------------------------------------ exchange -> row
 
     def row(self, ex: Exchange) -> dict[str, Any]:
-        s, limit = self.sanitizer, self.body_limit
+        s, limit = self.scrubber, self.body_limit
         request, cut1 = s.body(ex.request_body, limit)
         response, cut2 = s.body(ex.response_body, limit)
-        message, cut3 = (s.json(response_json(ex.response), limit) if ex.response is not None else (None, False))
+        message, cut3 = (s.value(response_json(ex.response), limit) if ex.response is not None else (None, False))
         events, cut4 = s.events(ex.stream_chunks, limit) if ex.stream_chunks else (None, False)
         u = ex.usage or (ex.response.usage if ex.response is not None else None) or ir.Usage()
         return {
@@ -173,7 +201,7 @@ class Recorder:
             "ttfb_ms": None if ex.ttfb_ms is None else round(ex.ttfb_ms, 2),
             "input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
             "cache_read_tokens": u.cache_read_input_tokens, "cache_write_tokens": u.cache_creation_input_tokens,
-            "stop_reason": ex.stop_reason, "error": s.text(ex.error) if ex.error else None,
+            "stop_reason": ex.stop_reason, "error": self.sanitizer.text(ex.error) if ex.error else None,
             "error_kind": ex.error_kind, "client_gone": int(ex.client_gone),
             "request_bytes": len(ex.request_body),
             "response_bytes": ex.captured_bytes if ex.stream_chunks else len(ex.response_body or b""),

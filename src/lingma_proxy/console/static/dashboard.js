@@ -34,6 +34,7 @@ function draw(root, o) {
   const lat = o.latency_ms || {};
   const ttfb = o.ttfb_ms || {};
   root.replaceChildren(
+    recordingWarning(o.recording),
     statusStrip(o),
     h("div", { class: "grid kpis" },
       kpi("Requests today", num(reqs), success),
@@ -68,6 +69,17 @@ function draw(root, o) {
 function kpi(label, value, sub) {
   return h("div", { class: "card kpi" }, h("div", { class: "label" }, label), h("div", { class: "value" }, value),
     h("div", { class: "sub" }, sub));
+}
+
+// Records the recorder could not keep (its queue overflowed, or the disk refused a write) are
+// lost for good: say so where nobody can miss it, not only as a number in the Proxy card.
+function recordingWarning(rec) {
+  if (!rec || !rec.enabled || !(rec.dropped || rec.failures)) return h("div", { id: "recording-warning", hidden: true });
+  const parts = [];
+  if (rec.dropped) parts.push(`${num(rec.dropped)} requests were not recorded: the recorder's queue was full (${num(rec.capacity || 0)} records)`);
+  if (rec.failures) parts.push(`${num(rec.failures)} write failures${rec.last_error ? `, last: ${rec.last_error}` : ""}`);
+  return h("div", { class: "warn-box", role: "alert", id: "recording-warning" },
+    h("b", {}, "Recording is losing requests. "), parts.join("; "), ". See docs/console.md, “Recording guarantees”.");
 }
 
 function statusStrip(o) {
