@@ -1,0 +1,42 @@
+"""The Gemini API dialect (``/v1beta/models/{model}:generateContent``, ``:streamGenerateContent``,
+``:countTokens``, ``GET /v1beta/models``): the contract in ``dialects``, with two differences the
+routes must know. Gemini names the model and the stream-ness in the URL, so ``parse_request``
+takes them as keyword arguments; and its stream has two framings, so ``StreamRenderer`` takes
+``sse=`` (``?alt=sse``: SSE frames; otherwise one incrementally written JSON array).
+
+Not yet served: the routes arrive with the seams refactor of issue #11 (docs/gemini.md).
+"""
+
+from ._wire import NAME
+from .request import parse_count_tokens, parse_request
+from .request_render import render_request, request_path
+from .response import (
+    parse_error,
+    parse_response,
+    render_count_tokens,
+    render_error,
+    render_model,
+    render_models,
+    render_response,
+)
+from .schema import from_json_schema, to_json_schema
+from .stream import StreamParser, StreamRenderer
+
+__all__ = [
+    "NAME",
+    "StreamParser",
+    "StreamRenderer",
+    "from_json_schema",
+    "parse_count_tokens",
+    "parse_error",
+    "parse_request",
+    "parse_response",
+    "render_count_tokens",
+    "render_error",
+    "render_model",
+    "render_models",
+    "render_request",
+    "render_response",
+    "request_path",
+    "to_json_schema",
+]

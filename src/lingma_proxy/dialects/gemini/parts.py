@@ -1,0 +1,141 @@
+"""IR parts <-> Gemini ``Part`` objects, shared by requests, responses and streams.
+
+Thought signatures: Gemini puts a ``thoughtSignature`` on a ``thought: true`` part, or (Gemini 3,
+function calling) on the first ordinary part after the thinking. The IR keeps a signature on a
+``ThinkingPart``; a signature that arrived on an ordinary part becomes a ``ThinkingPart`` with
+empty text placed just before that part, and is rendered back onto the part that follows it. So
+the signature a Gemini client must echo stays where it put it. Only ``ThinkingPart.signature``
+travels; a Responses ``encrypted`` blob and Anthropic redacted thinking mean nothing to Gemini
+and are left out.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ... import ir
+from ._wire import dump_object, get
+
+WirePart = dict[str, Any]
+
+
+def render_parts(
+    parts: Iterable[ir.Part], *, thoughts: bool, names: Mapping[str, str] | None = None
+) -> list[WirePart]:
+    """IR parts -> Gemini parts. ``thoughts`` keeps thinking text (``includeThoughts``);
+    ``names`` maps tool call ids to function names (a functionResponse must name its call)."""
+    out: list[WirePart] = []
+    pending: str | None = None  # a signature waiting for the next part
+    for p in parts:
+        if isinstance(p, ir.ThinkingPart):
+            if p.redacted:
+                continue
+            if p.text and thoughts:
+                part: WirePart = {"text": p.text, "thought": True}
+                if p.signature:
+                    part["thoughtSignature"] = p.signature
+                out.append(part)
+            elif not p.text and p.signature:
+                pending = p.signature
+            continue
+        rendered = _render_one(p, names or {})
+        if rendered is None:
+            continue
+        if pending is not None:
+            rendered["thoughtSignature"] = pending
+            pending = None
+        out.append(rendered)
+    if pending is not None:
+        out.append({"text": "", "thoughtSignature": pending})
+    return out
+
+
+def _render_one(p: ir.Part, names: Mapping[str, str]) -> WirePart | None:
+    if isinstance(p, ir.TextPart):
+        return {"text": p.text} if p.text else None
+    if isinstance(p, ir.ToolCallPart):
+        return {"functionCall": function_call(p)}
+    if isinstance(p, ir.ImagePart):
+        return render_image(p)
+    if isinstance(p, ir.ToolResultPart):
+        return {"functionResponse": _function_response(p, names)}
+    return None
+
+
+def function_call(p: ir.ToolCallPart) -> dict[str, Any]:
+    call: dict[str, Any] = {"name": p.name, "args": p.parsed_arguments()}
+    if p.id:
+        call["id"] = p.id
+    return call
+
+
+def _function_response(p: ir.ToolResultPart, names: Mapping[str, str]) -> dict[str, Any]:
+    # Gemini's convention (and Gemini CLI's): {"output": ...} on success, {"error": ...} on failure.
+    out: dict[str, Any] = {
+        "id": p.tool_call_id,
+        "name": names.get(p.tool_call_id) or p.tool_call_id,
+        "response": {"error" if p.is_error else "output": p.text()},
+    }
+    images = [render_image(c) for c in p.content if isinstance(c, ir.ImagePart)]
+    kept = [i for i in images if i is not None]
+    if kept:
+        out["parts"] = kept
+    return out
+
+
+def render_image(p: ir.ImagePart) -> WirePart | None:
+    if p.data:
+        return {"inlineData": {"mimeType": p.media_type or "image/png", "data": p.data}}
+    url = p.url or ""
+    if url.startswith("data:"):
+        head, sep, data = url[5:].partition(",")
+        if sep and head.endswith(";base64"):
+            return {"inlineData": {"mimeType": head[:-7] or "image/png", "data": data}}
+        return None
+    if url:
+        ref: dict[str, Any] = {"fileUri": url}
+        if p.media_type:
+            ref["mimeType"] = p.media_type
+        return {"fileData": ref}
+    return None
+
+
+def new_call_id() -> str:
+    return "call_" + secrets.token_hex(12)
+
+
+def parse_model_parts(raw: object) -> list[ir.Part]:
+    """An upstream candidate's parts -> IR parts, leniently: malformed parts are skipped."""
+    out: list[ir.Part] = []
+    if not isinstance(raw, list):
+        return out
+    for part in raw:
+        if isinstance(part, dict):
+            out.extend(model_part(part))
+    return out
+
+
+def model_part(part: dict[str, Any]) -> list[ir.Part]:
+    """One upstream part -> zero, one or two IR parts (a signature on an ordinary part comes
+    first as a text-less ThinkingPart)."""
+    sig = get(part, "thoughtSignature")
+    sig = sig if isinstance(sig, str) and sig else None
+    text = get(part, "text")
+    if get(part, "thought") is True:
+        return [ir.ThinkingPart(text if isinstance(text, str) else "", signature=sig)]
+    out: list[ir.Part] = [ir.ThinkingPart("", signature=sig)] if sig else []
+    call = get(part, "functionCall")
+    if isinstance(call, dict):
+        cid, name, args = call.get("id"), call.get("name"), call.get("args")
+        out.append(
+            ir.ToolCallPart(
+                id=cid if isinstance(cid, str) and cid else new_call_id(),
+                name=name if isinstance(name, str) else "",
+                arguments=(dump_object(args) or "{}") if isinstance(args, dict) else "{}",
+            )
+        )
+    elif isinstance(text, str) and text:
+        out.append(ir.TextPart(text))
+    return out
