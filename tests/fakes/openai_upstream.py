@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import re
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -159,6 +160,7 @@ class RecordedRequest:
     json: Any = None
     usage: dict[str, Any] | None = None  # the usage the fake answered with
     disconnected: bool = False  # the client went away before the answer was complete
+    disconnected_at: float | None = None  # time.monotonic() when it did
     completed: bool = False
 
 
@@ -506,6 +508,8 @@ class FakeOpenAIUpstream(AioFake):
         self.disconnects += 1
         if rec is not None:
             rec.disconnected = True
+            if rec.disconnected_at is None:
+                rec.disconnected_at = time.monotonic()
         self._notify()
 
     def _done(self, rec: RecordedRequest | None) -> None:

@@ -13,10 +13,9 @@ import fnmatch
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import ModuleType
-from typing import Any
 
 import orjson
 
@@ -139,7 +138,6 @@ class Relay:
         self,
         dialect: ModuleType,
         raw: bytes,
-        wait_disconnect: Callable[[], Awaitable[Any]] | None = None,
         *,
         path: str = "",
         headers: Mapping[str, str] | None = None,
@@ -170,50 +168,32 @@ class Relay:
                 ex.response_body = outcome.body
                 self.notify(ex, t0)
             return outcome
+        except asyncio.CancelledError:  # the client left while we routed (server/hangup.py)
+            self.client_gone(ex, t0)
+            raise
         if ex is not None:
             ex.backend, ex.upstream_model = backend.name, ureq.model
             ex.attempts.append(f"{backend.name}/{ureq.model}")
         call = Call(self, dialect, req, ureq, backend, transforms, ex, t0,
                     emulate=uses_emulation(req, backend, self.options.tool_mode))
-        if req.stream:
-            return await call.stream()
-        work = asyncio.ensure_future(call.complete())
-        if wait_disconnect is None:
-            return await work
-        watcher = asyncio.ensure_future(wait_disconnect())
         try:
-            await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            watcher.cancel()
-        if not work.done():
-            work.cancel()
-            if ex is not None:
-                ex.client_gone, ex.status = True, 499
-                self.notify(ex, t0)
-            return Outcome(status=499)
-        return work.result()
+            # Cancelled when the client hangs up (the server races this whole call against the
+            # disconnect): the pump, and with it the upstream request, is cancelled on the way
+            # out. Once a stream is returned, its own generator records how it ended.
+            return await (call.stream() if req.stream else call.complete())
+        except asyncio.CancelledError:
+            self.client_gone(ex, t0)
+            raise
+
+    def client_gone(self, ex: Exchange | None, t0: float) -> None:
+        """Record a request whose client disconnected before the answer was complete."""
+        if ex is not None:
+            ex.client_gone, ex.status = True, 499
+            self.notify(ex, t0)
 
     def scrubbed(self, out: Outcome) -> Outcome:
         """``out`` as the client may see it: an error body without any registered secret."""
         return scrub.outcome(self.secrets, out)
-
-    def record_failure(self, dialect: ModuleType, exc: errors.ProxyError, *, path: str = "",
-                       headers: Mapping[str, str] | None = None, raw: bytes = b"", query: str = "",
-                       t0: float | None = None, body: bytes | None = None) -> Outcome:
-        """The error outcome of a request that failed before (or instead of) a backend call.
-
-        Every early exit (body over the size limit, refused key, bad JSON, limits, unknown route,
-        count errors) comes through here, so observers (recorder, console, traces) see it with
-        its status and error like any other request.
-        """
-        outcome = error_outcome(dialect, exc) if body is None else Outcome(status=exc.status, body=body)
-        if self.observers:
-            ex = Exchange(id=secrets.token_hex(8), started=time.time(), dialect=dialect.NAME, path=path,
-                          request_body=raw, request_headers=headers or {}, query=query,
-                          status=exc.status, error=exc.message, error_kind=exc.kind,
-                          response_body=outcome.body)
-            self.notify(ex, time.perf_counter() if t0 is None else t0)
-        return outcome
 
     def notify(self, ex: Exchange, t0: float) -> None:
         ex.latency_ms = (time.perf_counter() - t0) * 1000
@@ -228,12 +208,15 @@ class Relay:
         """Token count: by an upstream that counts itself (Anthropic), else locally."""
         t0 = time.perf_counter()
         if headers is not None:
-            forwarded = await passthrough.count(self, dialect, raw, headers, query, path)
+            try:
+                forwarded = await passthrough.count(self, dialect, raw, headers, query, path)
+            except asyncio.CancelledError:  # the client left while the upstream counted
+                if self.observers:
+                    self.client_gone(Exchange(id=secrets.token_hex(8), started=time.time() - (time.perf_counter() - t0),
+                                              dialect=dialect.NAME, path=path, request_body=raw,
+                                              request_headers=headers, query=query), t0)
+                raise
             if forwarded is not None:
-                if forwarded.status >= 400:  # the upstream's own error answer, recorded as such
-                    err = dialect.parse_error(forwarded.status, forwarded.body)
-                    self.record_failure(dialect, err, path=path, headers=headers, raw=raw, query=query,
-                                        t0=t0, body=forwarded.body)
                 return forwarded
         key = CountCache.key(dialect.NAME, raw)
         cached = self.count_cache.get(key)
@@ -245,7 +228,7 @@ class Relay:
                 body = {**body, "max_tokens": 1}
             req = dialect.parse_request(body)
         except errors.ProxyError as exc:
-            return self.record_failure(dialect, exc, path=path, headers=headers, raw=raw, query=query, t0=t0)
+            return error_outcome(dialect, exc)
         answer = orjson.dumps({"input_tokens": tokens.estimate_request(req, self.estimates)})
         self.count_cache.put(key, answer)
         return Outcome(body=answer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from types import ModuleType
@@ -17,6 +18,7 @@ from .. import errors
 from ..dialects import anthropic_messages, openai_chat, openai_responses
 from ..relay import Outcome, Relay
 from .dialect_errors import dialect_for_path
+from .hangup import Hangup
 from .streaming import SSEResponse
 
 log = logging.getLogger("lingma_proxy.server")
@@ -37,20 +39,27 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def send(outcome: Outcome) -> Response | SSEResponse:
+def send(outcome: Outcome, hangup: Hangup | None = None) -> Response | SSEResponse:
     if outcome.stream is not None:
-        return SSEResponse(outcome.stream, outcome.status, outcome.headers)
+        return SSEResponse(outcome.stream, outcome.status, outcome.headers, hangup=hangup)
+    if hangup is not None:
+        hangup.stop()
     return Response(outcome.body, status_code=outcome.status, media_type=JSON, headers=outcome.headers)
 
 
-def disconnect_waiter(request: Request) -> Callable[[], Awaitable[None]]:
-    async def wait() -> None:
-        while True:
-            message = await request.receive()
-            if message["type"] == "http.disconnect":
-                return
-
-    return wait
+async def relayed(request: Request, work: Awaitable[Outcome]) -> tuple[Outcome, Hangup | None]:
+    """``work`` raced against the client hanging up (server/hangup.py): cancelled at once when it
+    does (the relay records 499), else its outcome and the watcher, still watching, for ``send``."""
+    hangup = Hangup(request.receive)
+    try:
+        return await work, hangup
+    except asyncio.CancelledError:
+        if not hangup.absorb():
+            raise
+        return Outcome(status=499), None
+    except BaseException:
+        hangup.stop()
+        raise
 
 
 def generation(dialect: ModuleType) -> Callable[[Request], Awaitable[Response | SSEResponse]]:
@@ -59,10 +68,10 @@ def generation(dialect: ModuleType) -> Callable[[Request], Awaitable[Response | 
         try:
             raw = await read_body(request, request.app.state.settings.max_body_bytes)
         except errors.ProxyError as exc:
-            return failure_response(request, dialect, exc)
-        return send(relay.scrubbed(await relay.handle(dialect, raw, disconnect_waiter(request),
-                                                      path=request.url.path, headers=request.headers,
-                                                      query=request.url.query)))
+            return error_response(dialect, exc)
+        outcome, hangup = await relayed(request, relay.handle(dialect, raw, path=request.url.path,
+                                                              headers=request.headers, query=request.url.query))
+        return send(relay.scrubbed(outcome), hangup)
 
     return endpoint
 
@@ -73,31 +82,18 @@ def counting(dialect: ModuleType, shape: Callable[[int], dict[str, Any]]) -> Cal
         try:
             raw = await read_body(request, request.app.state.settings.max_body_bytes)
         except errors.ProxyError as exc:
-            return failure_response(request, dialect, exc)
-        outcome = await relay.count_tokens(dialect, raw, path=request.url.path, headers=request.headers,
-                                           query=request.url.query)
+            return error_response(dialect, exc)
+        outcome, hangup = await relayed(request, relay.count_tokens(
+            dialect, raw, path=request.url.path, headers=request.headers, query=request.url.query))
         if outcome.status == 200:
             outcome.body = orjson.dumps(shape(orjson.loads(outcome.body)["input_tokens"]))
-        return send(relay.scrubbed(outcome))
+        return send(relay.scrubbed(outcome), hangup)
 
     return endpoint
 
 
 def error_response(dialect: ModuleType, exc: errors.ProxyError) -> Response:
     return Response(orjson.dumps(dialect.render_error(exc)), status_code=exc.status, media_type=JSON)
-
-
-API_PREFIXES = ("/v1/", "/api/", "/chat/")  # where clients of the proxy's APIs send requests
-
-
-def failure_response(request: Request, dialect: ModuleType, exc: errors.ProxyError) -> Response:
-    """The error in the dialect's shape, recorded like every request (``Relay.record_failure``)."""
-    relay: Relay | None = getattr(request.app.state, "relay", None)
-    if relay is None:  # the app is not started (lifespan off): nothing observes
-        return error_response(dialect, exc)
-    out = relay.record_failure(dialect, exc, path=request.url.path, headers=request.headers,
-                               query=request.url.query)
-    return Response(out.body, status_code=out.status, media_type=JSON)
 
 
 def routes() -> list[Route]:
@@ -127,15 +123,13 @@ async def http_exception(request: Request, exc: Exception) -> Response:
         err = errors.InvalidRequest(f"method {request.method} is not allowed on {request.url.path}", status=405)
     else:
         err = errors.ProxyError(str(exc.detail), status=exc.status_code)
-    if request.url.path.startswith(API_PREFIXES):
-        return failure_response(request, dialect, err)
     return error_response(dialect, err)
 
 
 async def unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     err = errors.ProxyError("internal error in lingma-proxy (see the proxy log)")
-    return failure_response(request, dialect_for_path(request.url.path), err)
+    return error_response(dialect_for_path(request.url.path), err)
 
 
 def exception_handlers() -> dict[Any, Callable[..., Awaitable[Response]]]:
