@@ -195,6 +195,24 @@ class Relay:
         """``out`` as the client may see it: an error body without any registered secret."""
         return scrub.outcome(self.secrets, out)
 
+    def record_failure(self, dialect: ModuleType, exc: errors.ProxyError, *, path: str = "",
+                       headers: Mapping[str, str] | None = None, raw: bytes = b"", query: str = "",
+                       t0: float | None = None, body: bytes | None = None) -> Outcome:
+        """The error outcome of a request that failed before (or instead of) a backend call.
+
+        Every early exit (body over the size limit, refused key, bad JSON, limits, unknown route,
+        count errors) comes through here, so observers (recorder, console, traces) see it with
+        its status and error like any other request.
+        """
+        outcome = error_outcome(dialect, exc) if body is None else Outcome(status=exc.status, body=body)
+        if self.observers:
+            ex = Exchange(id=secrets.token_hex(8), started=time.time(), dialect=dialect.NAME, path=path,
+                          request_body=raw, request_headers=headers or {}, query=query,
+                          status=exc.status, error=exc.message, error_kind=exc.kind,
+                          response_body=outcome.body)
+            self.notify(ex, time.perf_counter() if t0 is None else t0)
+        return outcome
+
     def notify(self, ex: Exchange, t0: float) -> None:
         ex.latency_ms = (time.perf_counter() - t0) * 1000
         for observer in self.observers:
@@ -217,6 +235,10 @@ class Relay:
                                               request_headers=headers, query=query), t0)
                 raise
             if forwarded is not None:
+                if forwarded.status >= 400:  # the upstream's own error answer, recorded as such
+                    err = dialect.parse_error(forwarded.status, forwarded.body)
+                    self.record_failure(dialect, err, path=path, headers=headers, raw=raw, query=query,
+                                        t0=t0, body=forwarded.body)
                 return forwarded
         key = CountCache.key(dialect.NAME, raw)
         cached = self.count_cache.get(key)
@@ -228,7 +250,7 @@ class Relay:
                 body = {**body, "max_tokens": 1}
             req = dialect.parse_request(body)
         except errors.ProxyError as exc:
-            return error_outcome(dialect, exc)
+            return self.record_failure(dialect, exc, path=path, headers=headers, raw=raw, query=query, t0=t0)
         answer = orjson.dumps({"input_tokens": tokens.estimate_request(req, self.estimates)})
         self.count_cache.put(key, answer)
         return Outcome(body=answer)

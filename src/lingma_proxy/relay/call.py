@@ -28,6 +28,7 @@ import orjson
 
 from .. import errors, ir
 from ..backends.base import Backend
+from ..dialects import limits
 from ..exchange import Exchange
 from ..features import tokens
 from .emulation import emulated_events
@@ -286,12 +287,18 @@ class Call:
 
 
 def decode_json(raw: bytes) -> Any:
+    """The client's body, decoded and within the door limits (dialects/limits.py)."""
     if not raw:
         raise errors.InvalidRequest("request body is empty: send a JSON object")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if "depth limit exceeded" in str(exc):  # orjson reads 1,024 levels at most
+            where = f"char {exc.pos}"
+            raise errors.InvalidRequest(limits.too_deep_message(where), code="nesting_too_deep") from None
         raise errors.InvalidRequest(f"invalid JSON body: {exc}") from None
+    limits.check_body(body)
+    return body
 
 
 def error_outcome(dialect: ModuleType, exc: errors.ProxyError) -> Outcome:

@@ -31,7 +31,7 @@ from .. import errors, ir
 from ..backends.base import CLIENT_HEADERS, Forwarded, Passthrough
 from ..exchange import Exchange
 from ..sse import SSEDecoder
-from .call import Outcome, error_outcome
+from .call import Outcome, decode_json, error_outcome
 
 if TYPE_CHECKING:
     from . import Relay
@@ -47,10 +47,12 @@ def _offered(relay: Relay, dialect_name: str) -> bool:
 
 async def _target(relay: Relay, dialect: ModuleType, raw: bytes) -> tuple[Passthrough, dict[str, Any], str] | None:
     """The backend, decoded body and upstream model when ``raw`` may be passed through."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None  # the regular path answers with the dialect's own error
+    try:  # the door limits hold here too: nothing is forwarded that the regular path refuses
+        body = decode_json(raw)
+        if isinstance(body, dict):
+            dialect.check_numbers(body)
+    except errors.ProxyError:
+        return None  # the regular path answers (and records) the dialect's own error
     model = body.get("model") if isinstance(body, dict) else None
     if not isinstance(model, str) or not model:
         return None
@@ -139,13 +141,15 @@ async def count(relay: Relay, dialect: ModuleType, raw: bytes, headers: Mapping[
             chunks = [c async for c in fwd.body]
             return Outcome(status=fwd.status, body=b"".join(chunks))
         return await _count_translated(relay, dialect, raw)
+    except errors.InvalidRequest:
+        return None  # the local count answers it in the dialect's shape, and records it
     except errors.ProxyError as exc:
         log.warning("upstream token count failed, counting locally: %s", exc.message)
         return None
 
 
 async def _count_translated(relay: Relay, dialect: ModuleType, raw: bytes) -> Outcome | None:
-    body = orjson.loads(raw) if raw else None
+    body = decode_json(raw)
     if not isinstance(body, dict) or not isinstance(body.get("model"), str):
         return None
     if "max_tokens" not in body:

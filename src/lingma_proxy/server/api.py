@@ -68,7 +68,7 @@ def generation(dialect: ModuleType) -> Callable[[Request], Awaitable[Response | 
         try:
             raw = await read_body(request, request.app.state.settings.max_body_bytes)
         except errors.ProxyError as exc:
-            return error_response(dialect, exc)
+            return failure_response(request, dialect, exc)
         outcome, hangup = await relayed(request, relay.handle(dialect, raw, path=request.url.path,
                                                               headers=request.headers, query=request.url.query))
         return send(relay.scrubbed(outcome), hangup)
@@ -82,7 +82,7 @@ def counting(dialect: ModuleType, shape: Callable[[int], dict[str, Any]]) -> Cal
         try:
             raw = await read_body(request, request.app.state.settings.max_body_bytes)
         except errors.ProxyError as exc:
-            return error_response(dialect, exc)
+            return failure_response(request, dialect, exc)
         outcome, hangup = await relayed(request, relay.count_tokens(
             dialect, raw, path=request.url.path, headers=request.headers, query=request.url.query))
         if outcome.status == 200:
@@ -94,6 +94,19 @@ def counting(dialect: ModuleType, shape: Callable[[int], dict[str, Any]]) -> Cal
 
 def error_response(dialect: ModuleType, exc: errors.ProxyError) -> Response:
     return Response(orjson.dumps(dialect.render_error(exc)), status_code=exc.status, media_type=JSON)
+
+
+API_PREFIXES = ("/v1/", "/api/", "/chat/")  # where clients of the proxy's APIs send requests
+
+
+def failure_response(request: Request, dialect: ModuleType, exc: errors.ProxyError) -> Response:
+    """The error in the dialect's shape, recorded like every request (``Relay.record_failure``)."""
+    relay: Relay | None = getattr(request.app.state, "relay", None)
+    if relay is None:  # the app is not started (lifespan off): nothing observes
+        return error_response(dialect, exc)
+    out = relay.record_failure(dialect, exc, path=request.url.path, headers=request.headers,
+                               query=request.url.query)
+    return Response(out.body, status_code=out.status, media_type=JSON)
 
 
 def routes() -> list[Route]:
@@ -123,13 +136,15 @@ async def http_exception(request: Request, exc: Exception) -> Response:
         err = errors.InvalidRequest(f"method {request.method} is not allowed on {request.url.path}", status=405)
     else:
         err = errors.ProxyError(str(exc.detail), status=exc.status_code)
+    if request.url.path.startswith(API_PREFIXES):
+        return failure_response(request, dialect, err)
     return error_response(dialect, err)
 
 
 async def unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     err = errors.ProxyError("internal error in lingma-proxy (see the proxy log)")
-    return error_response(dialect_for_path(request.url.path), err)
+    return failure_response(request, dialect_for_path(request.url.path), err)
 
 
 def exception_handlers() -> dict[Any, Callable[..., Awaitable[Response]]]:

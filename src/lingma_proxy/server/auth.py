@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 
 import orjson
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import errors
@@ -33,9 +34,10 @@ class AuthMiddleware:
             return
         err = errors.AuthenticationFailed(
             "invalid or missing API key: send it as `Authorization: Bearer <key>` or `x-api-key`")
-        body = orjson.dumps(dialect_for_path(scope["path"]).render_error(err))
+        body = _recorded(scope, err)
         await send({"type": "http.response.start", "status": 401,
-                    "headers": [(b"content-type", b"application/json")]})  # CORS: origins.py
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"access-control-allow-origin", b"*")]})
         await send({"type": "http.response.body", "body": body})
 
     def _authorized(self, scope: Scope) -> bool:
@@ -48,3 +50,14 @@ class AuthMiddleware:
                 if scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.key):
                     return True
         return False
+
+
+def _recorded(scope: Scope, err: errors.ProxyError) -> bytes:
+    """The refusal's body, and the refusal recorded like every request (``Relay.record_failure``)."""
+    dialect = dialect_for_path(scope["path"])
+    relay = getattr(getattr(scope.get("app"), "state", None), "relay", None)
+    if relay is None:
+        return orjson.dumps(dialect.render_error(err))
+    query = scope.get("query_string", b"").decode("latin-1")
+    return bytes(relay.record_failure(dialect, err, path=scope["path"], headers=Headers(scope=scope),
+                                      query=query).body)

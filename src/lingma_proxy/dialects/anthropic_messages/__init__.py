@@ -1,6 +1,7 @@
 """The Anthropic Messages dialect (``POST /v1/messages``): the contract in ``dialects``."""
 
 from ._wire import NAME
+from .numbers import check_numbers
 from .request import parse_request
 from .request_render import render_request
 from .response import parse_error, parse_response, render_error, render_response
@@ -10,6 +11,7 @@ __all__ = [
     "NAME",
     "StreamParser",
     "StreamRenderer",
+    "check_numbers",
     "parse_error",
     "parse_request",
     "parse_response",

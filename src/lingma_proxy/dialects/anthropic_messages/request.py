@@ -18,6 +18,7 @@ from ._wire import (
     want_number,
     want_str,
 )
+from .numbers import check_numbers
 
 # Fields parse_request models; everything else rides in Request.extra.
 _MODELLED = frozenset(
@@ -56,6 +57,7 @@ def parse_request(body: Any) -> ir.Request:
     """Client wire JSON -> IR; raises ``errors.InvalidRequest`` naming the offending field."""
     if not isinstance(body, dict):
         fail(f"request body must be a JSON object, got {type_name(body)}")
+    check_numbers(body)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         fail("model: expected a non-empty string", "model")

@@ -3,6 +3,7 @@
 ``openai_compat`` backend."""
 
 from ._common import NAME
+from .numbers import check_numbers
 from .request import parse_request
 from .request_render import render_request
 from .response import (
@@ -21,6 +22,7 @@ __all__ = [
     "StreamParser",
     "StreamRenderer",
     "ThinkSplitter",
+    "check_numbers",
     "parse_error",
     "parse_request",
     "parse_response",

@@ -21,6 +21,7 @@ import orjson
 
 from ... import errors, ir
 from ._common import NAME, dump_arguments
+from .numbers import check_numbers
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _MODELLED = frozenset(
@@ -349,6 +350,7 @@ def parse_request(body: object) -> ir.Request:
     """Client Chat Completions JSON -> IR; raises ``InvalidRequest`` naming the bad field."""
     if not isinstance(body, dict):
         raise _BAD(f"request body must be a JSON object, got {_type_name(body)}")
+    check_numbers(body)
     model = body.get("model")
     _expect(isinstance(model, str) and bool(model), "a non-empty string", model, "model")
     messages = body.get("messages")

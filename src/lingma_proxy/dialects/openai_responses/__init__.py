@@ -1,6 +1,7 @@
 """The OpenAI Responses dialect (the only API Codex CLI speaks)."""
 
 from ._wire import NAME
+from .numbers import check_numbers
 from .request import parse_request
 from .request_render import render_request
 from .response import parse_error, parse_response, render_error, render_response
@@ -11,6 +12,7 @@ __all__ = [
     "NAME",
     "StreamParser",
     "StreamRenderer",
+    "check_numbers",
     "parse_error",
     "parse_request",
     "parse_response",

@@ -17,6 +17,7 @@ import orjson
 from ... import ir
 from ...errors import InvalidRequest
 from ._wire import NAME, _type_of, custom_arguments
+from .numbers import check_numbers
 from . import options as opt
 
 # Top-level fields the IR models; everything else travels in ``Request.extra``.
@@ -47,6 +48,7 @@ def parse_request(body: Any) -> ir.Request:
     """Client Responses JSON -> IR; raises ``InvalidRequest`` naming the offending field."""
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
+    check_numbers(body)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequest("model must be a non-empty string", param="model")
