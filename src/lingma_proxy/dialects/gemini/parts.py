@@ -106,6 +106,17 @@ def new_call_id() -> str:
     return "call_" + secrets.token_hex(12)
 
 
+def add_thought(out: list[ir.Part], text: str, sig: str | None) -> None:
+    """Append a ``thought: true`` part. Thought text streams as many parts (and a client may
+    keep them apart, even one content per chunk), its signature on the last: consecutive
+    thought parts are one ThinkingPart until a signature closes it."""
+    prev = out[-1] if out else None
+    if isinstance(prev, ir.ThinkingPart) and prev.signature is None and not prev.redacted:
+        out[-1] = ir.ThinkingPart(prev.text + text, signature=sig)
+    else:
+        out.append(ir.ThinkingPart(text, signature=sig))
+
+
 def parse_model_parts(raw: object) -> list[ir.Part]:
     """An upstream candidate's parts -> IR parts, leniently: malformed parts are skipped."""
     out: list[ir.Part] = []
@@ -113,19 +124,21 @@ def parse_model_parts(raw: object) -> list[ir.Part]:
         return out
     for part in raw:
         if isinstance(part, dict):
-            out.extend(model_part(part))
+            model_part(part, out)
     return out
 
 
-def model_part(part: dict[str, Any]) -> list[ir.Part]:
+def model_part(part: dict[str, Any], out: list[ir.Part]) -> None:
     """One upstream part -> zero, one or two IR parts (a signature on an ordinary part comes
     first as a text-less ThinkingPart)."""
     sig = get(part, "thoughtSignature")
     sig = sig if isinstance(sig, str) and sig else None
     text = get(part, "text")
     if get(part, "thought") is True:
-        return [ir.ThinkingPart(text if isinstance(text, str) else "", signature=sig)]
-    out: list[ir.Part] = [ir.ThinkingPart("", signature=sig)] if sig else []
+        add_thought(out, text if isinstance(text, str) else "", sig)
+        return
+    if sig:
+        out.append(ir.ThinkingPart("", signature=sig))
     call = get(part, "functionCall")
     if isinstance(call, dict):
         cid, name, args = call.get("id"), call.get("name"), call.get("args")
@@ -138,4 +151,3 @@ def model_part(part: dict[str, Any]) -> list[ir.Part]:
         )
     elif isinstance(text, str) and text:
         out.append(ir.TextPart(text))
-    return out

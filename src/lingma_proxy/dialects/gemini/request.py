@@ -42,6 +42,7 @@ from ._wire import (
     want_number,
     want_str,
 )
+from .parts import add_thought
 from .schema import to_json_schema
 
 _TOP = frozenset(
@@ -141,9 +142,16 @@ class _Contents:
         self.unanswered: list[tuple[str, str]] = []  # (name, id) of calls awaiting a response
 
     def parse(self, raw: list[Any]) -> tuple[ir.Message, ...]:
-        return tuple(self._content(c, i) for i, c in enumerate(raw))
+        """Consecutive contents of one role are one turn: the SDK's chat records a streamed
+        answer as one ``model`` content per chunk, and Gemini reads them as one turn."""
+        turns: list[tuple[ir.Role, list[ir.Part]]] = []
+        for i, c in enumerate(raw):
+            role, parts = self._content(c, i, turns)
+            if not turns or turns[-1][0] != role:
+                turns.append((role, parts))
+        return tuple(ir.Message(role, tuple(parts)) for role, parts in turns)
 
-    def _content(self, raw: object, i: int) -> ir.Message:
+    def _content(self, raw: object, i: int, turns: list[tuple[ir.Role, list[ir.Part]]]) -> tuple[ir.Role, list[ir.Part]]:
         at = f"contents[{i}]"
         content = want_dict(raw, at)
         raw_role = get(content, "role")
@@ -155,10 +163,10 @@ class _Contents:
         raw_parts = want_list(get(content, "parts"), f"{at}.parts")
         if not raw_parts:
             fail(f"{at}.parts: must not be empty", f"{at}.parts")
-        parts: list[ir.Part] = []
+        parts: list[ir.Part] = turns[-1][1] if turns and turns[-1][0] == role else []
         for j, p in enumerate(raw_parts):
             self._part(p, f"{at}.parts[{j}]", (i, j), role, parts)
-        return ir.Message(role, tuple(parts))
+        return role, parts
 
     def _part(self, raw: object, at: str, pos: tuple[int, int], role: ir.Role, out: list[ir.Part]) -> None:
         part = want_dict(raw, at)
@@ -167,7 +175,7 @@ class _Contents:
         thought = get(part, "thought")
         if thought is not None and want_bool(thought, f"{at}.thought"):
             text = get(part, "text")
-            out.append(ir.ThinkingPart("" if text is None else want_str(text, f"{at}.text"), signature=sig))
+            add_thought(out, "" if text is None else want_str(text, f"{at}.text"), sig)
             return
         if sig:
             out.append(ir.ThinkingPart("", signature=sig))

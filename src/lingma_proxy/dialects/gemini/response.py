@@ -135,6 +135,7 @@ _KINDS: dict[str, type[errors.ProxyError]] = {
     "ABORTED": errors.UpstreamError,
 }
 _RETRYABLE = (errors.RateLimited, errors.UpstreamError)
+_ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 _TOO_LONG = re.compile(r"exceeds the maximum number of tokens|input token count .* exceeds", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
 _MAX_TEXT = 200
@@ -150,13 +151,19 @@ def status_name(err: errors.ProxyError) -> str:
 def render_error(err: errors.ProxyError) -> dict[str, Any]:
     """ProxyError -> Google's error body (the HTTP status is ``err.status``, also its ``code``)."""
     body: dict[str, Any] = {"code": err.status, "message": err.message, "status": status_name(err)}
+    details: list[dict[str, Any]] = []
     if err.param:
-        body["details"] = [
+        details.append(
             {
                 "@type": "type.googleapis.com/google.rpc.BadRequest",
                 "fieldViolations": [{"field": err.param, "description": err.message}],
             }
-        ]
+        )
+    if err.code:
+        # Our machine-readable code (e.g. context_length_exceeded) as Google carries one.
+        details.append({"@type": _ERROR_INFO, "reason": err.code.upper(), "domain": "lingma-proxy"})
+    if details:
+        body["details"] = details
     return {"error": body}
 
 
@@ -184,6 +191,16 @@ def error_from_body(status: int, body: dict[str, Any]) -> errors.ProxyError:
     if cls is None:
         code = err.get("code")
         return errors.from_status(code if isinstance(code, int) and 400 <= code < 600 else status, message)
-    if cls is errors.InvalidRequest and _TOO_LONG.search(message):
+    if cls is errors.InvalidRequest and 413 in (status, err.get("code")):
+        return errors.RequestTooLarge(message)  # Google has no status name of its own for 413
+    if cls is errors.InvalidRequest and (_TOO_LONG.search(message) or _reason(err) == "CONTEXT_LENGTH_EXCEEDED"):
         return errors.ContextLengthExceeded(message)
     return cls(message, retryable=issubclass(cls, _RETRYABLE))
+
+
+def _reason(err: dict[str, Any]) -> str | None:
+    details = err.get("details")
+    for d in details if isinstance(details, list) else []:
+        if isinstance(d, dict) and d.get("@type") == _ERROR_INFO and isinstance(d.get("reason"), str):
+            return str(d["reason"])
+    return None
