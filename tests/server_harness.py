@@ -29,7 +29,8 @@ class ServerThread:
         self.port = int(self.sock.getsockname()[1])
         self.app = create_app(settings, backends)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                access_log=False, lifespan="on")
+                                access_log=False, lifespan="on",
+                                proxy_headers=False)  # as app.run: forwarded headers are the app's business
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                        daemon=True)

@@ -96,7 +96,8 @@ def app_client():
     from lingma_proxy.server.app import create_app
 
     backend = ScriptedBackend(scripts=[text_script("ok")])
-    with TestClient(create_app(Settings(backend="scripted"), {"scripted": backend}), raise_server_exceptions=False) as c:
+    with TestClient(create_app(Settings(backend="scripted"), {"scripted": backend}), raise_server_exceptions=False,
+                    base_url="http://127.0.0.1:8095") as c:  # a loopback Host (server/origins.py)
         yield c
 
 

@@ -94,6 +94,7 @@ class Reply:
     drop_after: int | None = None  # frames sent before the connection goes away
     drop_mode: Literal["abort", "eof"] = "abort"  # abort: cut the TCP connection
     # "eof": end the body cleanly (no finish_reason, no [DONE])
+    truncate_after: int | None = None  # a fixed ``body``: bytes sent before it ends (drop_mode applies)
 
     def __post_init__(self) -> None:
         unknown = set(self.quirks) - QUIRKS
@@ -421,6 +422,9 @@ class FakeOpenAIUpstream(AioFake):
             except asyncio.CancelledError:  # the client left while we "processed the prompt"
                 self._disconnected(rec)
                 raise
+        late_or_cut = reply.first_byte_delay or reply.truncate_after is not None
+        if reply.body is not None and reply.raw is None and late_or_cut:
+            return await self._send_body(request, rec, reply)
         if reply.status >= 400 or (reply.body is not None and reply.raw is None):
             resp = web.Response(status=reply.status, body=reply.body, content_type=reply.content_type)
             self._done(rec)
@@ -499,6 +503,30 @@ class FakeOpenAIUpstream(AioFake):
             self._disconnected(rec)
             return resp
         except asyncio.CancelledError:  # handler_cancellation: the client went away
+            self._disconnected(rec)
+            raise
+        self._done(rec)
+        return resp
+
+    async def _send_body(self, request: web.Request, rec: RecordedRequest | None, reply: Reply) -> web.StreamResponse:
+        """A fixed body with its headers at once, then late (``first_byte_delay``) or cut short."""
+        resp = web.StreamResponse(status=reply.status, headers={"Content-Type": reply.content_type})
+        await resp.prepare(request)
+        body = reply.body or b""
+        try:
+            if reply.first_byte_delay:
+                await asyncio.sleep(reply.first_byte_delay)
+            if reply.truncate_after is not None:
+                body = body[: reply.truncate_after]
+            if body:
+                await resp.write(body)
+            if reply.truncate_after is not None and reply.drop_mode == "abort":
+                if request.transport is not None:
+                    request.transport.close()
+                self._done(rec)
+                return resp
+            await resp.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
             self._disconnected(rec)
             raise
         self._done(rec)

@@ -141,7 +141,7 @@ def test_console_api_overview_bundle_and_probe(recorded: tuple[ServerThread, Scr
     backend.push(*text_script("OK"))
     probe = httpx.post(server.url + "/console/api/probe", json={"model": "test-model"}).json()
     assert probe["ok"] is True and probe["text"] == "OK"
-    assert httpx.post(server.url + "/console/api/probe", content=b'{"model":"x"}').status_code == 400  # not JSON-typed
+    assert httpx.post(server.url + "/console/api/probe", content=b'{"model":"x"}').status_code == 415  # not JSON-typed
     z = httpx.get(server.url + "/console/api/feedback-bundle")
     assert z.status_code == 200 and z.headers["content-type"] == "application/zip"
     with zipfile.ZipFile(io.BytesIO(z.content)) as bundle:

@@ -49,7 +49,6 @@ _MAX_JSON_BODY = 32 * 1024 * 1024  # a non-streaming answer is buffered whole, t
 # A whole stream has a message_stop, or an error event (JSON strings escape quotes and newlines,
 # so text quoting these markers does not match).
 _STREAM_END = re.compile(rb"event:\s*(message_stop|error)\s*\r?\n|\"type\"\s*:\s*\"message_stop\"")
-_END_WINDOW = 64
 # Never forwarded: hop-by-hop headers, what aiohttp sets itself, and accept-encoding (asked as
 # identity: a compressing upstream would hold SSE frames back, and traces stay readable).
 _DROP_REQUEST = frozenset({
@@ -190,15 +189,23 @@ class AnthropicBackend:
         return Forwarded(opened.status, out, _once(body))
 
     async def _sse_body(self, opened: Opened, path: str) -> AsyncIterator[bytes]:
-        """The stream's bytes as they arrive; one that ends without ``message_stop`` (or an
-        ``error`` event) is raised as dropped, so the client never takes it for a whole answer."""
-        tail, ended = b"", False
+        """The stream's bytes as they arrive, cut at event boundaries: an event split across reads
+        waits for its end, so when the upstream drops mid-event the client's error event follows
+        whole events, never half of one. A stream that ends without ``message_stop`` (or an
+        ``error`` event) is raised as dropped: the client never takes it for a whole answer."""
+        ended, pending = False, b""
         try:
             async for chunk in opened.chunks():
-                if not ended:  # the previous chunk's last bytes too: a marker may straddle two
-                    ended = _STREAM_END.search(tail + chunk) is not None
-                    tail = chunk[-_END_WINDOW:]
-                yield chunk
+                data = pending + chunk if pending else chunk
+                end = _event_end(data)
+                pending = data[end:]
+                if end:
+                    whole = data[:end] if pending else data
+                    ended = ended or _STREAM_END.search(whole) is not None
+                    yield whole
+            if pending:  # a last event without its blank line: the upstream's bytes, as sent
+                ended = ended or _STREAM_END.search(pending) is not None
+                yield pending
             if not ended:
                 raise self._upstream.scrubbed(errors.UpstreamError(
                     f"upstream {self.endpoint}{path} ended the stream before message_stop; the answer is incomplete",
@@ -422,3 +429,9 @@ class AnthropicBackend:
 async def _once(body: bytes) -> AsyncIterator[bytes]:
     if body:
         yield body
+
+
+def _event_end(data: bytes) -> int:
+    """The offset just past the last complete SSE event in ``data`` (0: none yet)."""
+    lf, crlf = data.rfind(b"\n\n"), data.rfind(b"\r\n\r\n")
+    return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)

@@ -20,6 +20,8 @@ def connection_reason(exc: BaseException) -> str:
     """A short human reason for a failed connection ("Connection refused", ...)."""
     if isinstance(exc, aiohttp.ClientConnectorError):
         return exc.os_error.strerror or type(exc.os_error).__name__
+    if isinstance(exc, aiohttp.ClientPayloadError):  # its text is a repr of aiohttp internals
+        return "the connection closed before the body was complete"
     return str(exc) or type(exc).__name__
 
 

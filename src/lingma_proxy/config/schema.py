@@ -8,6 +8,7 @@ table and the docs test checks docs/configuration.md against it, so names cannot
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -100,6 +101,50 @@ def is_loopback(h: str) -> bool:
         return False
 
 
+_ORIGIN_RE = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s,]*")
+
+
+def origins(v: tuple[str, ...]) -> tuple[str, ...]:
+    """Web origins (``scheme://host[:port]``, ``*`` globs inside), ``null`` or ``*``; lowercased."""
+    out = []
+    for item in _dedupe(v):
+        o = item.lower().rstrip("/")
+        if o not in ("*", "null") and not _ORIGIN_RE.fullmatch(o):
+            raise ValueError(f"must hold web origins like https://app.example.com (scheme://host[:port], "
+                             f"no path), 'null' or '*'; got {item!r}")
+        out.append(o)
+    return tuple(dict.fromkeys(out))
+
+
+def host_names(v: tuple[str, ...]) -> tuple[str, ...]:
+    """Host names or IP addresses (``*`` globs allowed), any port dropped; lowercased."""
+    out = []
+    for item in _dedupe(v):
+        h = item.lower()
+        if "/" in h:
+            raise ValueError(f"must hold host names or IP addresses (no scheme or path), got {item!r}")
+        if h.startswith("["):  # [v6] or [v6]:port
+            h = h[1:].partition("]")[0]
+        elif h.count(":") == 1:  # name:port
+            h = h.partition(":")[0]
+        if not h or not re.fullmatch(r"[a-z0-9._*:-]+", h):
+            raise ValueError(f"must hold host names or IP addresses, got {item!r}")
+        out.append(h)
+    return tuple(dict.fromkeys(out))
+
+
+def networks(v: tuple[str, ...]) -> tuple[str, ...]:
+    """IP addresses or CIDR networks (``127.0.0.1``, ``10.0.0.0/8``, ``::1``)."""
+    out = []
+    for item in _dedupe(v):
+        try:
+            out.append(str(ipaddress.ip_network(item.strip("[]"), strict=False)))
+        except ValueError:
+            raise ValueError(f"must hold IP addresses or networks like 127.0.0.1 or 10.0.0.0/8, got {item!r}") \
+                from None
+    return tuple(dict.fromkeys(out))
+
+
 def backend_name(v: str) -> str:
     lowered = v.lower()
     return lowered if lowered in ("auto", "openai", "anthropic", "ipc", "remote") else v
@@ -136,6 +181,15 @@ KEYS: tuple[Key, ...] = (
     Key("insecure_no_auth", "bool", ("LINGMA_PROXY_INSECURE_NO_AUTH",), "allow a non-loopback host without --api-key"),
     Key("admin_key", "secret", ("LINGMA_PROXY_ADMIN_KEY",),
         "key that opens the console and debug endpoints to non-loopback clients (unset = loopback only)"),
+    Key("allowed_origins", "list", ("LINGMA_PROXY_ALLOWED_ORIGINS",),
+        "web origins allowed besides loopback ones (comma-separated; https://*.example.com globs; * = any)",
+        check=origins),
+    Key("allowed_hosts", "list", ("LINGMA_PROXY_ALLOWED_HOSTS",),
+        "Host header names accepted besides loopback ones and the bound address (comma-separated; * = any)",
+        check=host_names),
+    Key("trusted_proxies", "list", ("LINGMA_PROXY_TRUSTED_PROXIES",),
+        "reverse proxy addresses whose X-Forwarded-For/-Host/-Proto are believed (IPs or CIDRs; empty = none)",
+        check=networks),
     Key("log_level", "str", ("LINGMA_PROXY_LOG_LEVEL",), "log verbosity",
         check=_choice(_LOG_LEVELS, {"warn": "warning"}), choices=_LOG_LEVELS),
     # routing

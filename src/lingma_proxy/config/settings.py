@@ -87,6 +87,9 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     insecure_no_auth: bool = False
     log_level: str = "info"
+    allowed_origins: tuple[str, ...] = ()  # besides loopback origins (server/origins.py)
+    allowed_hosts: tuple[str, ...] = ()  # besides loopback names and the bound address
+    trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-* headers are believed
     # routing
     backend: str = "auto"
     model: str = ""

@@ -48,10 +48,16 @@ def _int(request: Request, name: str, default: int, lo: int = 1, hi: int = 1000)
         return default
 
 
+def media_type(content_type: str) -> str:
+    """``type/subtype`` of a Content-Type header, lowercased, parameters dropped."""
+    return content_type.partition(";")[0].strip().lower()
+
+
 async def _body(request: Request) -> dict[str, Any]:
-    if "application/json" not in request.headers.get("content-type", ""):
-        # a JSON content type forces a CORS preflight: a foreign page cannot post here blind
-        raise errors.InvalidRequest("send application/json")
+    if media_type(request.headers.get("content-type", "")) != "application/json":
+        # a JSON content type forces a CORS preflight: a foreign page cannot post here blind (and a
+        # substring test would take `text/plain; charset=application/json`, which needs none)
+        raise errors.InvalidRequest("send Content-Type: application/json", status=415)
     try:
         value = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:

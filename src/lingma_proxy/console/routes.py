@@ -52,6 +52,8 @@ async def login(request: Request) -> Response:
     key = request.app.state.settings.admin_key
     if not key or not admin.same_origin(request):
         return _gate(request, "Sign-in is not available here.")
+    if api.media_type(request.headers.get("content-type", "")) != "application/x-www-form-urlencoded":
+        return _gate(request, "Sign in with the form on this page.", 415)
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     given = (form.get("key") or [""])[0]
     if not admin.same_secret(admin.utf8(given), key):

@@ -7,7 +7,6 @@ or a fake upstream URL in settings. No module-level state.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +14,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 
 from ..backends import registry
 from ..backends.base import Backend
@@ -27,17 +25,10 @@ from ..storage import traces
 from ..storage.hub import Observability
 from . import api, core, debug, discovery
 from .auth import AuthMiddleware
+from .origins import OriginsMiddleware
 from .scrub_answers import ScrubAnswers
 
 log = logging.getLogger("lingma_proxy.server")
-
-CORS_HEADERS = [
-    "authorization", "content-type", "x-api-key", "anthropic-version", "anthropic-beta",
-    "anthropic-dangerous-direct-browser-access", "openai-beta", "openai-organization",
-    "openai-project", "x-stainless-arch", "x-stainless-lang", "x-stainless-os",
-    "x-stainless-package-version", "x-stainless-runtime", "x-stainless-runtime-version",
-    "x-stainless-retry-count", "x-stainless-timeout", "x-stainless-helper-method",
-]
 
 
 def relay_options(settings: Any, built: registry.Built) -> RelayOptions:
@@ -86,9 +77,7 @@ def create_app(settings: Any, backends: dict[str, Backend] | None = None) -> Sta
     app = Starlette(
         routes=api.routes() + discovery.routes() + debug.routes() + console.routes(),
         middleware=[
-            Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
-                       allow_headers=CORS_HEADERS, expose_headers=["request-id", "x-request-id"],
-                       max_age=600),
+            Middleware(OriginsMiddleware, settings=settings),  # first: refused pages reach nothing
             Middleware(AuthMiddleware, api_key=settings.api_key),
             Middleware(ScrubAnswers, secrets=secrets),  # console and debug JSON answers
         ],
@@ -99,15 +88,6 @@ def create_app(settings: Any, backends: dict[str, Backend] | None = None) -> Sta
     app.state.secrets = secrets
     app.state.backends_override = backends  # kept by console restarts
     return app
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def run(settings: Any) -> None:
@@ -121,6 +101,6 @@ def run(settings: Any) -> None:
         port=settings.port,
         log_level=settings.log_level.lower(),
         access_log=False,
-        proxy_headers=False,  # a local gateway: no trusted front proxy to take addresses from
+        proxy_headers=False,  # forwarded headers are believed only from trusted_proxies (origins.py)
         timeout_keep_alive=75,
     )

@@ -36,8 +36,7 @@ class AuthMiddleware:
             "invalid or missing API key: send it as `Authorization: Bearer <key>` or `x-api-key`")
         body = _recorded(scope, err)
         await send({"type": "http.response.start", "status": 401,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"access-control-allow-origin", b"*")]})
+                    "headers": [(b"content-type", b"application/json")]})  # CORS: origins.py
         await send({"type": "http.response.body", "body": body})
 
     def _authorized(self, scope: Scope) -> bool:
