@@ -66,7 +66,7 @@ _KEYLIKE = re.compile(
 # stops before anything that could close the string or a JSON structure
 _PAIR = re.compile(
     rb"(?i)\b((?:api[_-]?key|access[_-]?token|refresh[_-]?token|secret|password|authorization|x-api-key)"
-    rb"(?:\\?[\"'])?(?:\s|\\[nrt])*[:=](?:\s|\\[nrt])*(?:\\?[\"'])?(?:[Bb]earer\s+)?)"
+    rb"(?:\\?[\"'])?(?:\s|\\[nrt])*[:=](?:\s|\\[nrt])*(?:\\?[\"'])?(?>(?:[Bb]earer\s+)?))"
     rb"([^\s\"',;&\\{}\[\]]{6,})"
 )
 
@@ -120,6 +120,7 @@ def _data_value(data: bytes) -> bytes:
 # multi-line data, ids, odd event names) takes the general path
 _FRAME = rb"(?:event: ?([\w.\-]*+) *\n)?data: ?([^\n]*+)\n\n"
 _SSE_FRAME = re.compile(_FRAME)
+_COMMENT = re.compile(rb"(?m)^:[^\n]*\n\n?")
 _SSE_ALL = re.compile(rb"(?:" + _FRAME.replace(b"(", b"(?:").replace(b"(?:?:", b"(?:") + rb")*+")
 
 
@@ -205,9 +206,10 @@ class Scrubber:
         blob = b"".join(chunks)
         if b"\r" in blob:
             blob = blob.replace(b"\r\n", b"\n")
-        if _SSE_ALL.fullmatch(blob) is None:  # comments, ids, multi-line data: the general path
-            self.fallbacks += 1
-            return self.sanitizer.events(chunks, limit)
+        if blob[:1] == b":" or b"\n:" in blob:  # keep-alive comments: not events
+            blob = _COMMENT.sub(b"", blob)
+        if _SSE_ALL.fullmatch(blob) is None:  # ids, multi-line data, odd event names: the general path
+            return self._walk_events(chunks, limit)
         # one list comprehension, no call per frame in the common case (data is a JSON object)
         frames = [(b'{"event":"' + ev + b'","data":' if ev else b'{"data":')
                   + (data if data[:1] == b"{" else _data_value(data)) + b"}"
@@ -215,16 +217,14 @@ class Scrubber:
         try:
             value = orjson.loads(b"[" + b",".join(frames) + b"]")
         except orjson.JSONDecodeError:
-            self.fallbacks += 1
-            return self.sanitizer.events(chunks, limit)
+            return self._walk_events(chunks, limit)
         out, check = self.json_bytes(orjson.dumps(value))
         if len(out) <= limit and not check:
             return out.decode("utf-8", "replace"), False
         try:
             kept = orjson.loads(out)
         except orjson.JSONDecodeError:
-            self.fallbacks += 1
-            return self.sanitizer.events(chunks, limit)
+            return self._walk_events(chunks, limit)
         if len(out) <= limit:
             return out.decode("utf-8", "replace"), False
         return _keep_events(kept, limit), True
@@ -232,9 +232,19 @@ class Scrubber:
     def _walk(self, value: Any, limit: int) -> tuple[str, bool]:
         self.fallbacks += 1
         text, cut = self.sanitizer.json(value, limit)
-        if len(text) >= BASE64_MIN:
-            text = _RUN.sub(_run, text.encode()).decode("utf-8", "replace")
-        return text, cut
+        return self._after_walk(text), cut
+
+    def _walk_events(self, chunks: list[bytes], limit: int) -> tuple[str | None, bool]:
+        self.fallbacks += 1
+        text, cut = self.sanitizer.events(chunks, limit)
+        return (None if text is None else self._after_walk(text)), cut
+
+    def _after_walk(self, text: str) -> str:
+        """What the walk does not do: base64 runs inside longer strings, secrets in keys."""
+        data = text.encode()
+        if len(data) >= BASE64_MIN and _RUN_PROBE in data.translate(_B64_MAP):
+            data = _RUN.sub(_run, data)
+        return self._erase(data).decode("utf-8", "replace")
 
 
 def _keep_events(items: list[Any], limit: int) -> str:
