@@ -120,6 +120,8 @@ def want_int(value: object, param: str, lo: int | None = None, hi: int | None = 
 def want_number(value: object, param: str, lo: float, hi: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         fail(f"Invalid value at '{param}': expected a number, got {type_name(value)}", param)
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        fail(f"Invalid value at '{param}': {value} is out of range [{lo}, {hi}]", param)  # float() would overflow
     x = float(value)
     if not lo <= x <= hi:  # also refuses NaN
         fail(f"Invalid value at '{param}': {value} is out of range [{lo}, {hi}]", param)
