@@ -59,6 +59,7 @@ _EXPOSE = (b"access-control-expose-headers", b"request-id, x-request-id")
 _ORIGIN_RE = re.compile(r"(https?)://(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::\d{1,5})?")
 _HOST_RE = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::\d{1,5})?")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+CACHE_SIZE = 1024  # distinct Host / Origin values remembered; a flood of new ones just starts over
 
 
 def _glob(pattern: str, star: str) -> re.Pattern[str]:
@@ -191,13 +192,34 @@ class OriginsMiddleware:
         self.app = app
         self.started = settings
         self._compiled: tuple[Any, Policy] | None = None
+        # decisions per header value: a client sends the same few Host/Origin values every time,
+        # and parsing addresses costs more than the rest of the request's trip through here
+        self._hosts: dict[str, bool] = {}
+        self._origins: dict[tuple[str, str], bool] = {}
 
     def policy(self, scope: Scope) -> Policy:
         app = scope.get("app")
         settings = getattr(getattr(app, "state", None), "settings", None) or self.started
         if self._compiled is None or self._compiled[0] is not settings:
             self._compiled = (settings, compile_policy(settings, self.started))
+            self._hosts, self._origins = {}, {}
         return self._compiled[1]
+
+    def host_ok(self, policy: Policy, host: str) -> bool:
+        ok = self._hosts.get(host)
+        if ok is None:
+            if len(self._hosts) >= CACHE_SIZE:
+                self._hosts.clear()
+            ok = self._hosts[host] = host_allowed(policy, host_name(host))
+        return ok
+
+    def origin_ok(self, policy: Policy, origin: str, host: str) -> bool:
+        ok = self._origins.get((origin, host))
+        if ok is None:
+            if len(self._origins) >= CACHE_SIZE:
+                self._origins.clear()
+            ok = self._origins[(origin, host)] = origin_allowed(policy, origin, host)
+        return ok
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -214,7 +236,7 @@ class OriginsMiddleware:
                 origin = value.decode("latin-1").strip().lower()
             elif name == b"access-control-request-method":
                 preflight = True
-        if not host_allowed(policy, host_name(host or "")):
+        if not self.host_ok(policy, host or ""):
             await refuse(scope, send, f"the Host header {_shown(host or '')} is not a name this proxy answers "
                                       "to (DNS rebinding protection): add it to allowed_hosts, or require an "
                                       "api_key")
@@ -222,7 +244,7 @@ class OriginsMiddleware:
         if origin is None:
             await self.app(scope, receive, send)
             return
-        if not origin_allowed(policy, origin, host or ""):
+        if not self.origin_ok(policy, origin, host or ""):
             await refuse(scope, send, f"requests from the web origin {_shown(origin)} are refused: add it to "
                                       "allowed_origins to let that page use the proxy")
             return
