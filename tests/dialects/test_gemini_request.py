@@ -521,3 +521,26 @@ def test_mutated_bodies_raise_only_invalid_request(edits: list[tuple[tuple[Any, 
         return
     # Whatever parsed renders back without failing.
     gemini.render_request(req)
+
+
+_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=6)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["role", "parts", "text", "thought", "thoughtSignature", "inlineData", "mimeType",
+                                         "data", "fileData", "fileUri", "functionCall", "functionResponse", "name", "id",
+                                         "args", "response", "mode", "type", "properties", "items", "x"]), inner, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_json, _json, _json)
+def test_random_structures_raise_only_invalid_request(contents: Any, tools: Any, gen: Any) -> None:
+    body = {"contents": contents, "tools": tools, "generationConfig": gen, "toolConfig": {"functionCallingConfig": gen}}
+    try:
+        req = parse(body)
+    except errors.InvalidRequest:
+        return
+    gemini.render_request(req)

@@ -273,7 +273,7 @@ def test_stream_parser_round_trip(name: str) -> None:
     for ev in decoder.finish():
         events += parser.feed(ev)
     events += parser.finish()
-    assert isinstance(events[-1], ir.MessageStop)
+    check_invariants(events)
     got = ir.accumulate(events)
     assert got == resp
 
@@ -352,3 +352,49 @@ def test_generated_streams_fold_like_responses(parts: list[ir.Part], stop: ir.St
         isinstance(p, ir.ToolCallPart) for p in parts) and stop == "end_turn" else stop, usage=U(3, 4))
     chunks = sdk_chunks(_stream(resp, SHOW, split=True))
     assert _fold(chunks) == _fold([gemini.render_response(resp, SHOW)])
+
+
+_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=6)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["candidates", "content", "parts", "text", "thought", "thoughtSignature", "functionCall",
+                                         "name", "args", "id", "finishReason", "usageMetadata", "promptTokenCount",
+                                         "error", "code", "status", "message"]), inner, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_json, min_size=1, max_size=3))
+def test_upstream_garbage_raises_only_proxy_errors(bodies: list[Any]) -> None:
+    for body in bodies:
+        try:
+            gemini.parse_response(body)
+        except errors.ProxyError:
+            pass
+    parser = gemini.StreamParser()
+    try:
+        events = [ev for b in bodies for ev in parser.feed(sse.SSEEvent(data=json.dumps(b)))] + parser.finish()
+    except errors.ProxyError:
+        return
+    check_invariants(events)
+
+
+def check_invariants(events: list[ir.Event]) -> None:
+    """The IR's stream rules: blocks strictly sequential, gap-free from 0, deltas to the open one."""
+    open_index: int | None = None
+    expected = 0
+    for ev in events:
+        if isinstance(ev, ir.BlockStart):
+            assert open_index is None and ev.index == expected
+            open_index, expected = ev.index, expected + 1
+        elif isinstance(ev, (ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta, ir.SignatureDelta)):
+            assert ev.index == open_index
+        elif isinstance(ev, ir.BlockStop):
+            assert ev.index == open_index
+            open_index = None
+        elif isinstance(ev, ir.MessageDelta):
+            assert open_index is None
+    assert isinstance(events[0], ir.MessageStart) and isinstance(events[-1], ir.MessageStop)
