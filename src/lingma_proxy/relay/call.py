@@ -273,6 +273,8 @@ class Call:
             if out:
                 chunk = b"".join(out)
                 if ex is not None:
+                    if ex.ttfb_ms is None:  # the whole answer was queued at once: one write, first and last
+                        ex.ttfb_ms = (time.perf_counter() - self.t0) * 1000
                     ex.capture(chunk)
                 yield chunk
         finally:
