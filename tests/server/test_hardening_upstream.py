@@ -185,7 +185,7 @@ def _observe(server: ServerThread) -> list[Exchange]:
 class Rig:
     server: ServerThread
     seen: list[Exchange]
-    queue: Callable[[Any], None]
+    queue: Callable[..., None]
     model: str
 
     def model_for(self, case: Case) -> str:
@@ -358,6 +358,7 @@ def _sdk_raises(rig: Rig, api: str, stream: bool, case: Case, reply: Any) -> Non
     owant: type[Exception] = _OPENAI_CLASS.get(case.status, openai.InternalServerError)
     if stream and case.late:
         owant = openai.APIError
+    got: Any
     with pytest.raises(owant) as oinfo:
         if api == "chat":
             got = oai.chat.completions.create(model=rig.model_for(case), messages=[{"role": "user", "content": "hi"}],
@@ -365,7 +366,7 @@ def _sdk_raises(rig: Rig, api: str, stream: bool, case: Case, reply: Any) -> Non
         else:
             got = oai.responses.create(model=rig.model_for(case), input="hi", stream=stream)
         if stream:
-            for _ in got:  # type: ignore[union-attr]
+            for _ in got:
                 pass
     if not (stream and case.late):
         assert oinfo.value.status_code == case.status  # type: ignore[attr-defined]
