@@ -548,3 +548,21 @@ def test_the_console_applies_allowed_origins_at_once(tmp_path: Path, monkeypatch
             assert call(s.port, "GET", "/v1/models", host="evil.com").refused_by("DNS rebinding")
     finally:
         fake.stop_thread()
+
+
+# ------------------------------------------------------------------------------------ recording
+
+
+def test_a_refused_page_is_recorded_like_any_request() -> None:
+    with ServerThread(make_settings(record=False, trace=False), {"scripted": ScriptedBackend()}) as s:
+        assert route_call(s, "chat", {"Origin": "http://evil.com"}).refused_by("web origin")
+        assert route_call(s, "messages", host="evil.com").refused_by("DNS rebinding")
+        # not recorded: preflights (as ever) and refusals of the console's own paths
+        assert call(s.port, "OPTIONS", "/v1/responses", {"Origin": "http://evil.com",
+                                                         "Access-Control-Request-Method": "POST"}).status == 403
+        assert call(s.port, "GET", "/debug/requests", {"Origin": "http://evil.com"}).status == 403
+        rows = call(s.port, "GET", "/debug/requests").json()["requests"]
+        assert sorted((r["path"], r["statusCode"]) for r in rows) == [("/v1/chat/completions", 403),
+                                                                      ("/v1/messages", 403)]
+        text = orjson.dumps(rows).decode()
+        assert "web origin 'http://evil.com'" in text and "DNS rebinding" in text

@@ -34,7 +34,7 @@ class AuthMiddleware:
             return
         err = errors.AuthenticationFailed(
             "invalid or missing API key: send it as `Authorization: Bearer <key>` or `x-api-key`")
-        body = _recorded(scope, err)
+        body = recorded_refusal(scope, err)
         await send({"type": "http.response.start", "status": 401,
                     "headers": [(b"content-type", b"application/json")]})  # CORS: origins.py
         await send({"type": "http.response.body", "body": body})
@@ -51,7 +51,7 @@ class AuthMiddleware:
         return False
 
 
-def _recorded(scope: Scope, err: errors.ProxyError) -> bytes:
+def recorded_refusal(scope: Scope, err: errors.ProxyError) -> bytes:
     """The refusal's body, and the refusal recorded like every request (``Relay.record_failure``)."""
     dialect = dialect_for_path(scope["path"])
     relay = getattr(getattr(scope.get("app"), "state", None), "relay", None)

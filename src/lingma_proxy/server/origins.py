@@ -40,6 +40,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import errors
 from ..config.schema import is_loopback
+from .admin import is_admin_path
+from .auth import OPEN_PATHS, recorded_refusal
 from .dialect_errors import dialect_for_path
 
 # Request headers the official SDKs send (preflights ask for them by name).
@@ -279,7 +281,11 @@ def _shown(value: str) -> str:
 
 
 async def refuse(scope: Scope, send: Send, message: str) -> None:
-    body = orjson.dumps(dialect_for_path(scope["path"]).render_error(errors.PermissionDenied(message)))
+    err = errors.PermissionDenied(message)
+    if scope["method"] == "OPTIONS" or scope["path"] in OPEN_PATHS or is_admin_path(scope["path"]):
+        body = orjson.dumps(dialect_for_path(scope["path"]).render_error(err))
+    else:  # a page that tried to use the API shows in the recording and the console, like a 401
+        body = recorded_refusal(scope, err)
     await send({"type": "http.response.start", "status": 403,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"cache-control", b"no-store")]})
