@@ -111,7 +111,7 @@ def origins(v: tuple[str, ...]) -> tuple[str, ...]:
         o = item.lower().rstrip("/")
         if o not in ("*", "null") and not _ORIGIN_RE.fullmatch(o):
             raise ValueError(f"must hold web origins like https://app.example.com (scheme://host[:port], "
-                             f"no path), 'null' or '*'; got {item!r}")
+                             f"no path), 'null' or '*' ({item!r} is not one)")
         out.append(o)
     return tuple(dict.fromkeys(out))
 
@@ -122,13 +122,13 @@ def host_names(v: tuple[str, ...]) -> tuple[str, ...]:
     for item in _dedupe(v):
         h = item.lower()
         if "/" in h:
-            raise ValueError(f"must hold host names or IP addresses (no scheme or path), got {item!r}")
+            raise ValueError(f"must hold host names or IP addresses, no scheme or path ({item!r} is not one)")
         if h.startswith("["):  # [v6] or [v6]:port
             h = h[1:].partition("]")[0]
         elif h.count(":") == 1:  # name:port
             h = h.partition(":")[0]
         if not h or not re.fullmatch(r"[a-z0-9._*:-]+", h):
-            raise ValueError(f"must hold host names or IP addresses, got {item!r}")
+            raise ValueError(f"must hold host names or IP addresses ({item!r} is not one)")
         out.append(h)
     return tuple(dict.fromkeys(out))
 
@@ -140,8 +140,8 @@ def networks(v: tuple[str, ...]) -> tuple[str, ...]:
         try:
             out.append(str(ipaddress.ip_network(item.strip("[]"), strict=False)))
         except ValueError:
-            raise ValueError(f"must hold IP addresses or networks like 127.0.0.1 or 10.0.0.0/8, got {item!r}") \
-                from None
+            raise ValueError(f"must hold IP addresses or networks like 127.0.0.1 or 10.0.0.0/8 "
+                             f"({item!r} is not one)") from None
     return tuple(dict.fromkeys(out))
 
 
