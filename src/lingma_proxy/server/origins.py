@@ -17,15 +17,16 @@ before anything else runs:
 * **Host.** Unless an API key is required (a rebinding page does not know it), the ``Host``
   must name a loopback address, the bound address (any IP literal when bound to 0.0.0.0 or ::,
   since an IP literal cannot be rebound), or an ``allowed_hosts`` entry; a missing Host passes
-  (browsers always send one).
+  (browsers always send one), a malformed one never does.
 * **Forwarded headers.** Only when the peer is in ``trusted_proxies``: ``X-Forwarded-For``
   (rightmost address that is not a trusted proxy) becomes the client address,
   ``X-Forwarded-Host`` the Host and ``X-Forwarded-Proto`` the scheme, for these checks and for
   the admin rule (``admin.py``) downstream. Otherwise they are ignored.
 
-``allowed_origins``, ``allowed_hosts`` and ``trusted_proxies`` are read from the live settings
-(a console *Apply* takes effect at once); ``host`` and ``api_key`` are the ones the process
-started with, as the socket and ``AuthMiddleware`` are.
+Refusals of API requests are recorded like a refused key (``auth.recorded_refusal``), so the
+console shows which page tried. ``allowed_origins``, ``allowed_hosts`` and ``trusted_proxies``
+are read from the live settings (a console *Apply* takes effect at once); ``host`` and
+``api_key`` are the ones the process started with, as the socket and ``AuthMiddleware`` are.
 """
 
 from __future__ import annotations
