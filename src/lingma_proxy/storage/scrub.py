@@ -130,9 +130,8 @@ class Scrubber:
     def __init__(self, sanitizer: Sanitizer) -> None:
         self.sanitizer = sanitizer
         self.fallbacks = 0  # bodies that needed the tree walk (tests and status)
-        registry = getattr(sanitizer, "registry", None)
-        scrub = getattr(registry, "scrub_bytes", None)
-        self._erase: Callable[[bytes], bytes] = scrub if callable(scrub) else _exact_eraser(sanitizer.secrets)
+        # the process's one secret registry (redaction.py), in every form it knows a secret in
+        self._erase: Callable[[bytes], bytes] = sanitizer.registry.scrub_bytes
 
     # ------------------------------------------------------------------ the passes
 
@@ -270,16 +269,3 @@ def _cut_strings(v: Any, most: int) -> Any:
     if isinstance(v, list):
         return [_cut_strings(x, most) for x in v]
     return v
-
-
-def _exact_eraser(secrets: Any) -> Callable[[bytes], bytes]:
-    needles = sorted({s.encode() for s in secrets if s}, key=len, reverse=True)
-    needles += [e for e in (orjson.dumps(s)[1:-1] for s in secrets if s) if e not in needles]
-    if not needles:
-        return lambda data: data
-    pattern = re.compile(b"|".join(re.escape(n) for n in needles))
-
-    def erase(data: bytes) -> bytes:
-        return pattern.sub(REDACTED_B, data) if any(n in data for n in needles) else data
-
-    return erase
