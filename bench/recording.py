@@ -2,7 +2,8 @@
 
     python bench/recording.py                       # c=16 and c=64, 25 s each
     python bench/recording.py --concurrency 64 --seconds 20
-    PYTHONPATH=/tmp/e-before/src python bench/recording.py   # another checkout's proxy (A/B)
+    python bench/recording.py --compare /tmp/e-before/src    # A/B: that source tree's proxy and
+                                                             # this one, alternated per level
 
 Starts the benchmark upstream and ``lingma-proxy serve`` with its default configuration
 (recording on, scratch ``HOME``), then ``c`` closed-loop clients send a mix of streaming
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import sqlite3
 import sys
 import tempfile
@@ -98,11 +100,21 @@ def health(url: str) -> dict[str, Any]:
             return {}
 
 
-def one_level(concurrency: int, seconds: float, drain: float, logdir: Path) -> dict[str, Any]:
+def one_level(concurrency: int, seconds: float, drain: float, logdir: Path,
+              pythonpath: str | None = None) -> dict[str, Any]:
     up, up_url = procs.start_upstream(logdir)
     proxy = None
+    saved = os.environ.get("PYTHONPATH")
     try:
-        proxy, url = procs.start_proxy(up_url, logdir)
+        if pythonpath is not None:  # the proxy process imports lingma_proxy from there
+            os.environ["PYTHONPATH"] = pythonpath
+        try:
+            proxy, url = procs.start_proxy(up_url, logdir)
+        finally:
+            if saved is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = saved
         procs.wait_http(proxy, url + "/health")
         db = logdir / "home" / ".local" / "share" / "lingma-proxy" / "proxy.db"
         before = rows(db)
@@ -127,7 +139,8 @@ def one_level(concurrency: int, seconds: float, drain: float, logdir: Path) -> d
             "concurrency": concurrency, "seconds": round(wall, 1), **counts,
             "req_per_s": round(counts["sent"] / wall), "written_at_end_of_load": at_end,
             "written": written, "lost": counts["sent"] - written,
-            "health_dropped": rec.get("dropped"), "machine_busy": round((busy1 - busy0) / (total1 - total0), 2),
+            "health_dropped": rec.get("dropped"), "peak_queued": rec.get("peak_queued"),
+            "machine_busy": round((busy1 - busy0) / (total1 - total0), 2),
         }
     finally:
         if proxy is not None:
@@ -140,14 +153,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--concurrency", default="16,64", help="comma-separated levels")
     ap.add_argument("--seconds", type=float, default=25.0, help="load time per level")
     ap.add_argument("--drain", type=float, default=60.0, help="max seconds to wait for the writer afterwards")
+    ap.add_argument("--compare", default=None, metavar="SRC",
+                    help="also run the proxy of another source tree (its src/ folder), alternated per level")
+    ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                    help="first wait (up to SECONDS) for the machine to be under 25%% busy")
     ap.add_argument("--out", default=None, help="results JSON (default: print only)")
     args = ap.parse_args(argv)
+    deadline = time.monotonic() + args.wait_quiet
+    while True:
+        busy = procs.busy_share(1.0)
+        if busy <= 0.25 or time.monotonic() >= deadline:
+            break
+    print(f"machine {busy:.0%} busy before the run", flush=True)
+    variants: list[tuple[str, str | None]] = [("this", None)]
+    if args.compare:
+        variants.insert(0, ("compare", str(Path(args.compare).resolve())))
     results = []
     for c in (int(x) for x in args.concurrency.split(",")):
-        with tempfile.TemporaryDirectory(prefix="lingma-rec-bench-") as tmp:
-            res = one_level(c, args.seconds, args.drain, Path(tmp))
-        results.append(res)
-        print(orjson.dumps(res).decode(), flush=True)
+        for label, src in variants:
+            with tempfile.TemporaryDirectory(prefix="lingma-rec-bench-") as tmp:
+                res = {"proxy": label if src is None else f"{label} ({src})",
+                       **one_level(c, args.seconds, args.drain, Path(tmp), src)}
+            results.append(res)
+            print(orjson.dumps(res).decode(), flush=True)
     if args.out:
         Path(args.out).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     return 0
