@@ -1,0 +1,419 @@
+"""Secrets: one registry, applied everywhere (issue #10, slice C), through the real server.
+
+One server is built from a real config file the way ``lingma-proxy serve`` builds it, with every
+kind of secret configured: the client API key, the admin key, the OpenAI-compatible and Anthropic
+keys, a key inside a ``backends`` entry of the file, and a Lingma login (the remote backend reads
+it from its credentials file). It serves fake upstreams of all of them. Every case quotes one
+secret somewhere (a prompt, as is, base64- or URL-encoded; a tool call's arguments and result; a
+request header; the upstream's answer; the upstream's error body), on every client API and every
+backend, streaming and not. Then everything the proxy wrote or answered is searched for every
+secret in each of its spellings: the error bodies clients saw, the SQLite file, the trace files,
+the log output (a root handler like caplog, and the log ring), the ``/debug/*`` and console API
+answers, and the feedback bundle (console and CLI).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+import json
+import logging
+import sqlite3
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import httpx
+import orjson
+import pytest
+from click.testing import CliRunner
+from fakes.anthropic_upstream import AReply, FakeAnthropicUpstream, text_frames
+from fakes.lingma_remote import Account, LingmaRemoteEmulator
+from fakes.lingma_remote import Reply as LReply
+from fakes.openai_upstream import Call, FakeOpenAIUpstream, Reply
+from server_harness import ServerThread
+
+from lingma_proxy.config import load_settings
+
+ACCOUNT = Account(cosy_key="COSY+Kq7/Wm2Xr9Lp4Zt6Vn==", encrypt_user_info="EUI/Hj3Gf8Ds1+Ak5Lq9Zx==",
+                  user_id="1000000000007777", machine_id="0123456789abcdef-SECRET-MACHINE")
+SECRETS = {
+    "api_key": "sk-proxy-client-7Hq2Lm9Xa4Rt8Vb3",
+    "admin_key": "adm/Zx81+Qp47:Wc29=Lk63",
+    "openai_api_key": "lm-studio-key-5Gh8Jk2Nm4Pq",
+    "anthropic_api_key": "sk-ant-api03-Anth9Rk2Lm7Qs4Xv-AA",
+    "backend_entry_key": "entry.key~Vb6Nm1Qw8Er3Ty@1",
+    "lingma_cosy_key": ACCOUNT.cosy_key,
+    "lingma_user_info": ACCOUNT.encrypt_user_info,
+}
+KINDS = list(SECRETS)
+APIS = ["chat", "responses", "messages"]
+BACKENDS = {"openai": "gpt-test", "anthropic": "claude-test", "entry": "entry-model", "remote": "kmodel"}
+QUOTES = ["prompt", "prompt_base64", "prompt_url", "tool_argument", "header"]  # the client quotes it
+UPSTREAM = ["upstream_answer", "upstream_error"]  # the upstream quotes it
+ERROR_STATUSES = (400, 401, 403)
+
+
+def spellings(secret: str) -> set[str]:
+    """How a secret could show up: as is, JSON- and URL-encoded, base64 at each alignment."""
+    out = {secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret, safe="")}
+    raw = secret.encode()
+    for pad in range(3):
+        enc = base64.b64encode(b"\0" * pad + raw).decode()
+        core = enc[(pad * 8 + 5) // 6: (8 * (pad + len(raw))) // 6]
+        out |= {core, core.replace("+", "-").replace("/", "_")}
+    return out
+
+
+SPELLINGS = {kind: spellings(s) for kind, s in SECRETS.items()}
+
+
+def leaks(text: str | bytes) -> list[str]:
+    """The kinds of secret found in ``text``, in any spelling."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return [f"{kind} (as {form!r})" for kind, forms in SPELLINGS.items() for form in forms if form in text]
+
+
+@dataclass(frozen=True)
+class Case:
+    kind: str
+    where: str
+    api: str
+    backend: str
+    stream: bool
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}-{self.where}-{self.api}-{self.backend}-{'stream' if self.stream else 'json'}"
+
+
+CASES = [Case(k, w, a, b, False) for k, w, a, b in itertools.product(KINDS, QUOTES, APIS, BACKENDS)]
+CASES += [Case(k, w, a, b, s) for k, w, a, b, s in itertools.product(KINDS, UPSTREAM, APIS, BACKENDS, (False, True))]
+
+
+# ----------------------------------------------------------------------------- requests per dialect
+
+
+def _text_for(case: Case, marker: str) -> str:
+    secret = SECRETS[case.kind]
+    if case.where == "prompt_base64":
+        return f"{marker}: the key, base64: {base64.b64encode(secret.encode()).decode()}"
+    if case.where == "prompt_url":
+        return f"{marker}: the key, URL-encoded: ?key={quote(secret, safe='')}"
+    if case.where == "prompt":
+        return f"{marker}: my key is {secret}, keep it safe"
+    return f"{marker}: hello"
+
+
+def body_for(case: Case, marker: str) -> tuple[str, dict[str, Any]]:
+    model, secret, text = BACKENDS[case.backend], SECRETS[case.kind], _text_for(case, marker)
+    args = json.dumps({"token_hint": f"use {secret}", "city": "Paris"})
+    result = f"the tool printed {secret}"
+    tool_history = case.where == "tool_argument"
+    if case.api == "chat":
+        messages: list[dict[str, Any]] = [{"role": "user", "content": text}]
+        if tool_history:
+            messages += [{"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": args}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": result}]
+        body: dict[str, Any] = {"model": model, "messages": messages, "stream": case.stream}
+        if tool_history:
+            body["tools"] = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+        return "/v1/chat/completions", body
+    if case.api == "responses":
+        items: list[dict[str, Any]] = [{"role": "user", "content": text}]
+        if tool_history:
+            items += [{"type": "function_call", "call_id": "call_1", "name": "lookup", "arguments": args},
+                      {"type": "function_call_output", "call_id": "call_1", "output": result}]
+        body = {"model": model, "input": items, "stream": case.stream, "store": False}
+        if tool_history:
+            body["tools"] = [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}]
+        return "/v1/responses", body
+    msgs: list[dict[str, Any]] = [{"role": "user", "content": text}]
+    if tool_history:
+        msgs += [{"role": "assistant", "content": [
+            {"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": json.loads(args)}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": result},
+                                         {"type": "text", "text": "go on"}]}]
+    body = {"model": model, "max_tokens": 64, "messages": msgs, "stream": case.stream}
+    if tool_history:
+        body["tools"] = [{"name": "lookup", "input_schema": {"type": "object"}}]
+    return "/v1/messages", body
+
+
+# ----------------------------------------------------------------------------- the world
+
+
+@dataclass
+class World:
+    server: ServerThread
+    openai: FakeOpenAIUpstream
+    anthropic: FakeAnthropicUpstream
+    remote: LingmaRemoteEmulator
+    data_dir: Path
+    config: Path
+    settings: Any
+    answers: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # case id -> client-visible answer
+    markers: dict[str, str] = field(default_factory=dict)
+    admin: dict[str, bytes] = field(default_factory=dict)  # admin URL -> answer
+    logs: list[str] = field(default_factory=list)
+    rows: list[str] = field(default_factory=list)  # every recorded row, as text
+    db_bytes: bytes = b""
+    traces: dict[str, bytes] = field(default_factory=dict)
+
+    def script_upstream(self, case: Case) -> None:
+        secret = SECRETS[case.kind]
+        if case.where == "upstream_answer":
+            text = f"your key is {secret} (echoed)"
+            if case.backend in ("openai", "entry"):
+                self.openai.queue(Reply.tools([Call("lookup", json.dumps({"q": secret}))], text=[text]))
+            elif case.backend == "anthropic":
+                self.anthropic.queue(AReply.sse(text_frames(text, model="claude-test")) if case.stream else
+                                     AReply.json({"id": "msg_up", "type": "message", "role": "assistant",
+                                                  "model": "claude-test", "content": [{"type": "text", "text": text}],
+                                                  "stop_reason": "end_turn", "stop_sequence": None,
+                                                  "usage": {"input_tokens": 3, "output_tokens": 5}}))
+            else:
+                self.remote.queue(LReply.of_text("your key is ", secret, " (echoed)"))
+        elif case.where == "upstream_error":
+            status = ERROR_STATUSES[len(self.answers) % len(ERROR_STATUSES)]
+            message = f"Incorrect API key provided: {secret}. You can find your key at https://x.example"
+            if case.backend in ("openai", "entry"):
+                self.openai.queue(Reply.error(status, message, type="invalid_request_error"))
+            elif case.backend == "anthropic":
+                self.anthropic.queue(AReply.error(status, "authentication_error", message))
+            else:
+                self.remote.queue(LReply.http(status, orjson.dumps(
+                    {"success": False, "errorCode": str(status), "errorMessage": message})))
+
+    def run(self, case: Case, client: httpx.Client) -> None:
+        marker = f"case{len(self.answers):04d}x"
+        self.markers[case.id] = marker
+        self.script_upstream(case)
+        path, body = body_for(case, marker)
+        headers = {"authorization": f"Bearer {SECRETS['api_key']}", "anthropic-version": "2023-06-01"}
+        if case.where == "header":
+            headers["x-debug-note"] = f"key={SECRETS[case.kind]}"
+            headers["user-agent"] = f"agent/1.0 ({SECRETS[case.kind]})"
+        r = client.post(self.server.url + path, json=body, headers=headers)
+        self.answers[case.id] = (r.status_code, r.content)
+
+
+class _Capture(logging.Handler):
+    """What a log file or pytest's caplog would get: every formatted line, tracebacks included."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+ADMIN_URLS = ["/debug/requests?limit=200", "/api/requests?limit=200", "/debug/access-logs?limit=200",
+              "/api/access-logs?limit=200", "/debug/logs?limit=2000", "/api/logs?limit=2000",
+              "/console/api/overview", "/console/api/requests?limit=1000", "/console/api/models",
+              "/console/api/settings", "/console/api/logs?limit=2000", "/health"]
+
+
+def _log_secrets_through_the_proxy_loggers() -> None:
+    """Lines a backend or the server could write about an upstream's answer, with and without a
+    traceback: the server's log scrubber must catch them on every logger it serves."""
+    for name in ("lingma_proxy.relay", "lingma_proxy.backends", "lingma_proxy.remote", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        for kind, secret in SECRETS.items():
+            logger.warning("upstream said %s for %s", f"bad key {secret}", kind)
+            logger.error(f"f-string line with {secret}")
+            try:
+                raise RuntimeError(f"upstream refused {secret}")
+            except RuntimeError:
+                logger.exception("request failed")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    home = tmp_path_factory.mktemp("home")
+    data_dir = tmp_path_factory.mktemp("data")
+    openai_fake = FakeOpenAIUpstream().start_thread()
+    anthropic_fake = FakeAnthropicUpstream().start_thread()
+    remote = LingmaRemoteEmulator(accounts=(ACCOUNT,)).start_thread()
+    creds = home / "credentials.json"
+    creds.write_bytes(orjson.dumps({"source": "test", "auth": {
+        "cosy_key": ACCOUNT.cosy_key, "encrypt_user_info": ACCOUNT.encrypt_user_info,
+        "user_id": ACCOUNT.user_id, "machine_id": ACCOUNT.machine_id}}))
+    config = home / "config.json"
+    config.write_bytes(orjson.dumps({
+        "api_key": SECRETS["api_key"], "admin_key": SECRETS["admin_key"],
+        "openai_base_url": openai_fake.base_url, "openai_api_key": SECRETS["openai_api_key"],
+        "anthropic_base_url": anthropic_fake.url, "anthropic_api_key": SECRETS["anthropic_api_key"],
+        "backend": "openai",
+        "backends": {"entry": {"type": "openai", "base_url": openai_fake.base_url,
+                               "api_key": SECRETS["backend_entry_key"]}},
+        "routes": [{"pattern": "claude-*", "backend": "anthropic"}, {"pattern": "entry-*", "backend": "entry"},
+                   {"pattern": "kmodel", "backend": "remote"}],
+        "remote_base_url": remote.url, "remote_auth_file": str(creds), "remote_fallback": False,
+        "data_dir": str(data_dir), "trace": True, "ping_interval": 10.0,
+    }))
+    settings = load_settings({"config": str(config)}, {}, home, home)
+    capture = _Capture()
+    root, proxy = logging.getLogger(), logging.getLogger("lingma_proxy")
+    old_level = proxy.level
+    root.addHandler(capture)
+    proxy.setLevel(logging.DEBUG)
+    server = ServerThread(settings).__enter__()
+    w = World(server, openai_fake, anthropic_fake, remote, data_dir, config, settings)
+    try:
+        with httpx.Client(timeout=20) as client:
+            # the remote backend reads the Lingma login on its first request: from then on the
+            # registry knows it (cases quoting it come after)
+            w.run(Case("lingma_cosy_key", "warmup", "chat", "remote", False), client)
+            for case in CASES:
+                w.run(case, client)
+            _log_secrets_through_the_proxy_loggers()
+            deadline = time.monotonic() + 20
+            while True:  # every request recorded before the admin answers are read
+                n = client.get(server.url + "/console/api/overview").json()
+                rows = client.get(server.url + "/console/api/requests?limit=1000").json()["requests"]
+                if len(rows) >= len(w.answers) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            for url in ADMIN_URLS:
+                w.admin[url] = client.get(server.url + url).content
+            for row in rows:
+                w.admin[f"/console/api/requests/{row['id']}"] = client.get(
+                    f"{server.url}/console/api/requests/{row['id']}").content
+            w.admin["/console/api/feedback-bundle"] = client.get(server.url + "/console/api/feedback-bundle").content
+            del n
+    finally:
+        server.__exit__(None, None, None)  # queued records and traces reach the disk
+        root.removeHandler(capture)
+        proxy.setLevel(old_level)
+        for fake in (openai_fake, anthropic_fake, remote):
+            fake.stop_thread()
+    w.logs = capture.lines
+    db = data_dir / "proxy.db"
+    conn = sqlite3.connect(db)
+    try:
+        for table in ("requests", "logs"):
+            for row in conn.execute(f"SELECT * FROM {table}"):  # noqa: S608 - fixed table names
+                w.rows.append(" | ".join("" if v is None else str(v) for v in row))
+    finally:
+        conn.close()
+    w.db_bytes = b"".join(p.read_bytes() for p in data_dir.glob("proxy.db*") if p.is_file())
+    w.traces = {str(p.relative_to(data_dir)): p.read_bytes() for p in (data_dir / "traces").rglob("*.json")}
+    yield w
+
+
+# ----------------------------------------------------------------------------- per case
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_client_error_answers_never_quote_a_secret(world: World, case: Case) -> None:
+    status, body = world.answers[case.id]
+    if case.where == "upstream_error":
+        assert status >= 400, f"the upstream's error became {status}: {body[:300]!r}"
+    if status >= 400:
+        assert not leaks(body), f"error answer {status} quotes {leaks(body)}: {body[:400]!r}"
+    else:
+        assert status == 200, body[:300]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_the_record_of_each_request_holds_no_secret(world: World, case: Case) -> None:
+    marker = world.markers[case.id]
+    rows = [r for r in world.rows if marker in r]
+    assert rows, f"request {marker} was not recorded"
+    for row in rows:
+        assert not leaks(row), f"the record of {marker} holds {leaks(row)}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_the_trace_of_each_request_holds_no_secret(world: World, case: Case) -> None:
+    marker = world.markers[case.id]
+    found = [name for name, data in world.traces.items() if marker.encode() in data]
+    assert found, f"request {marker} has no trace file"
+    for name in found:
+        assert not leaks(world.traces[name]), f"trace {name} holds {leaks(world.traces[name])}"
+
+
+# ----------------------------------------------------------------------------- everything written
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_database_file_holds_no_secret_in_any_spelling(world: World, kind: str) -> None:
+    assert world.db_bytes
+    for form in SPELLINGS[kind]:
+        assert form.encode() not in world.db_bytes, f"{kind} is in the SQLite file (as {form!r})"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_trace_file_holds_a_secret(world: World, kind: str) -> None:
+    assert len(world.traces) >= len(CASES)
+    for name, data in world.traces.items():
+        for form in SPELLINGS[kind]:
+            assert form.encode() not in data, f"{kind} is in {name} (as {form!r})"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_log_output_holds_no_secret(world: World, kind: str) -> None:
+    text = "\n".join(world.logs)
+    assert "upstream said bad key [REDACTED]" in text  # the lines were written, scrubbed
+    assert "Traceback" in text and "RuntimeError: upstream refused [REDACTED]" in text
+    for form in SPELLINGS[kind]:
+        assert form not in text, f"{kind} reached the log output (as {form!r})"
+
+
+@pytest.mark.parametrize("url", ADMIN_URLS + ["/console/api/requests/<each>"])
+def test_debug_and_console_answers_hold_no_secret(world: World, url: str) -> None:
+    answers = {u: b for u, b in world.admin.items() if u == url or
+               (url.endswith("<each>") and u.startswith("/console/api/requests/") and "?" not in u)}
+    assert answers
+    for u, body in answers.items():
+        assert not leaks(body), f"{u} answers {leaks(body)}"
+
+
+def test_the_log_ring_kept_the_scrubbed_lines(world: World) -> None:
+    ring = world.admin["/debug/logs?limit=2000"].decode()
+    assert "upstream said bad key [REDACTED]" in ring and not leaks(ring)
+
+
+def _bundle_text(data: bytes) -> dict[str, str]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {n: z.read(n).decode("utf-8", "replace") for n in z.namelist()}
+
+
+def test_the_console_feedback_bundle_holds_no_secret(world: World) -> None:
+    entries = _bundle_text(world.admin["/console/api/feedback-bundle"])
+    assert {"config.json", "requests.json", "logs.json"} <= set(entries)
+    assert any(world.markers[c.id] in entries["requests.json"] for c in CASES[-50:])
+    for name, text in entries.items():
+        assert not leaks(text), f"bundle entry {name} holds {leaks(text)}"
+
+
+def test_the_cli_feedback_bundle_holds_no_secret(world: World, tmp_path: Path) -> None:
+    from lingma_proxy.cli.main import cli
+
+    out = tmp_path / "bundle.zip"
+    result = CliRunner().invoke(cli, ["feedback-bundle", str(out), "--data-dir", str(world.data_dir),
+                                      "--config", str(world.config)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert not leaks(result.output)
+    entries = _bundle_text(out.read_bytes())
+    assert "requests.json" in entries
+    for name, text in entries.items():
+        assert not leaks(text), f"bundle entry {name} holds {leaks(text)}"
+
+
+def test_the_upstreams_did_get_the_keys_they_need(world: World) -> None:
+    """The scrubbing is on what the proxy writes and answers, not on what it must send."""
+    sent = [r.headers.get("authorization", "") for r in world.openai.chat_requests()]
+    assert f"Bearer {SECRETS['openai_api_key']}" in sent and f"Bearer {SECRETS['backend_entry_key']}" in sent
+    assert any(r.header("x-api-key") == SECRETS["anthropic_api_key"] for r in world.anthropic.requests)
