@@ -221,9 +221,12 @@ def test_text_during_an_incomplete_call_is_deferred_after_it() -> None:
 def test_live_call_streams_fragments_as_they_arrive() -> None:
     p = oc.StreamParser()
     p.feed(_chunk({"role": "assistant"}))
-    head = p.feed(_chunk({"tool_calls": [{"index": 0, "id": "a", "function": {"name": "f", "arguments": ""}}]}))
-    assert head == [ir.BlockStart(0, "tool_call", id="a", name="f")]
-    assert p.feed(_chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"x'}}]})) == [ir.ToolArgsDelta(0, '{"x')]
+    # The header alone starts nothing: the name may still grow ("f" + "n", the SDK's fold); the
+    # first argument fragment settles it, and from then on every fragment goes out as it comes.
+    assert p.feed(_chunk({"tool_calls": [{"index": 0, "id": "a", "function": {"name": "f", "arguments": ""}}]})) == []
+    head = p.feed(_chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"x'}}]}))
+    assert head == [ir.BlockStart(0, "tool_call", id="a", name="f"), ir.ToolArgsDelta(0, '{"x')]
+    assert p.feed(_chunk({"tool_calls": [{"index": 0, "function": {"arguments": '":1'}}]})) == [ir.ToolArgsDelta(0, '":1')]
 
 
 def test_an_unnamed_call_with_nothing_in_it_is_dropped() -> None:

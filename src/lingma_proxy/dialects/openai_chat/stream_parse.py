@@ -3,19 +3,26 @@
 IR blocks are strictly sequential, while Chat tool-call deltas are keyed by ``index`` and may
 interleave. The rules that keep every byte without breaking the IR:
 
-* A tool call is *live* (its block open, fragments forwarded as they arrive) from the moment
-  its name is known and no earlier call is still open. A call that starts while another is
-  live is buffered; the live one is closed once its arguments parse as a JSON object (so a
-  server that sends calls one after another streams every call live), and the next call is
-  then started with its buffered arguments. When calls truly interleave the later ones are
+* Deltas fold the way the official openai SDK's stream accumulator folds them: keyed by
+  ``index``, ``function.name`` and ``function.arguments`` concatenated, the ``id`` taken when it
+  arrives (``"get_"`` + ``"weather"`` is one call ``get_weather``). Where plain concatenation
+  would be wrong we differ: a name equal to the one so far is a repeated header, a name that
+  extends it is a cumulative snapshot, an id seen again is not appended, and a new id (or a new
+  name once arguments have begun) on a reused index starts the next call.
+* A tool call is *live* (its block open, fragments forwarded as they arrive) once its name is
+  whole, i.e. an argument fragment came after (or with) it, its id is the upstream's (or, with
+  no id yet, its arguments are complete: the id may come on the last delta) and no earlier call
+  is still open. A call that starts while another is live is buffered; the live one is
+  closed once its arguments parse as a JSON object (so a server that sends calls one after
+  another streams every call live), and the next call is then started with its buffered
+  arguments. When calls truly interleave the later ones are
   held until the earlier one completes or the stream ends: nothing is ever dropped.
 * Text or reasoning that arrives while a tool call is still incomplete is deferred and
   emitted, in order, right after the call it followed.
 * Deltas are matched to calls by ``index``; without one by ``id``; without both a ``name``
-  starts a new call and a bare fragment continues the last call (or, when a chunk lists
-  several, the call at that position). An ``index`` reused with a different ``id`` or tool
-  name starts a new call. Missing ids become a stable ``call_<24 hex>``; arguments given as an
-  object are dumped; a cumulative snapshot (a fragment that repeats everything so far) only
+  starts a new call unless the last call's name is still growing, and a bare fragment
+  continues the last call (or, when a chunk lists several, the call at that position).
+  Missing ids become a stable ``call_<24 hex>``; arguments given as an object are dumped; a cumulative snapshot (a fragment that repeats everything so far) only
   adds its new tail.
 * ``finish_reason`` and usage are only recorded: arguments and the usage chunk may follow
   the finish chunk, so ``MessageDelta``/``MessageStop`` go out at ``[DONE]`` or ``finish()``.
@@ -42,18 +49,37 @@ from .think import Kind, ThinkSplitter
 
 
 class _Call:
-    __slots__ = ("_checked", "_complete", "args", "block", "id", "index", "name", "size", "upstream_id")
+    __slots__ = ("_checked", "_complete", "args", "block", "id", "index", "name", "settled", "size", "upstream_id")
 
     def __init__(self, index: int | None, cid: str | None) -> None:
         self.index = index
         self.upstream_id = cid
         self.id = cid or mint_call_id()
         self.name = ""
+        self.settled = False  # arguments arrived after (or with) the name: the name is whole
         self.args: list[str] = []
         self.size = 0
         self.block = -1
         self._checked = -1
         self._complete = False
+
+    def add_name(self, name: str) -> None:
+        """Fold a ``function.name`` delta the way the openai SDK does (strings concatenate),
+        except that a repeated header or a cumulative snapshot of the name is not doubled."""
+        if not self.name:
+            self.name = name
+        elif name == self.name or self.block >= 0:
+            pass  # a repeated header; a started call keeps the name it was announced with
+        elif name.startswith(self.name):
+            self.name = name  # a cumulative snapshot of the name
+        else:
+            self.name += name  # the name split over deltas ("get_" + "weather")
+
+    def ready(self) -> bool:
+        """Whether the block can start now: the name is whole (arguments followed it) and the id
+        is the upstream's (else wait for it, or for the arguments to complete: the id may come
+        on the last delta, and the SDK would have it)."""
+        return self.settled and bool(self.name) and (self.upstream_id is not None or self.complete())
 
     def text(self) -> str:
         if len(self.args) > 1:
@@ -224,10 +250,12 @@ class StreamParser:
         raw = fn.get("arguments")
         frag = raw if isinstance(raw, str) else "" if raw is None else dump_arguments(raw)
         call = self._resolve(pos, count, idx, cid, name, frag)
-        if name and not call.name:
-            call.name = name
+        if name:
+            call.add_name(name)
         if frag:
             self._append(call, frag)
+            if call.name:
+                call.settled = True
         self._advance()
 
     def _resolve(self, pos: int, count: int, idx: int | None, cid: str | None, name: str | None, frag: str) -> _Call:
@@ -264,7 +292,9 @@ class StreamParser:
         if name is None or not call.name:
             return False
         if name != call.name:
-            return True
+            # Before its arguments began, a different name continues a split name ("get_" then
+            # "weather", the SDK's fold); after, it is the next call reusing the index.
+            return call.settled
         # Same name again: a repeat of the header, or a second call to the same tool.
         return bool(frag) and call.complete() and not frag.startswith(call.text())
 
@@ -296,7 +326,7 @@ class StreamParser:
                 if not (waiting and live.complete()):
                     return
                 self._close_live()
-            elif waiting and self._calls[self._n_started].name:
+            elif waiting and self._calls[self._n_started].ready():
                 self._start_call(self._calls[self._n_started])
             else:
                 return
