@@ -19,6 +19,7 @@ import io
 import itertools
 import json
 import logging
+import socket
 import sqlite3
 import time
 import zipfile
@@ -417,3 +418,115 @@ def test_the_upstreams_did_get_the_keys_they_need(world: World) -> None:
     sent = [r.headers.get("authorization", "") for r in world.openai.chat_requests()]
     assert f"Bearer {SECRETS['openai_api_key']}" in sent and f"Bearer {SECRETS['backend_entry_key']}" in sent
     assert any(r.header("x-api-key") == SECRETS["anthropic_api_key"] for r in world.anthropic.requests)
+
+
+# ----------------------------------------------------------------------------- odd credentials: 401/403, never 500
+
+ODD_VALUES = {
+    "utf8_accent": "clé-é".encode(),
+    "latin1_bytes": b"cl\xe9\xff\xfe",
+    "emoji": "\U0001f511key".encode(),
+    "cjk": "密钥密钥".encode(),
+    "c1_and_nbsp": b"\x85\x9f\xa0",  # obs-text bytes the HTTP parser lets through
+    "overlong_ascii": b"k" * 8000,
+    "overlong_nonascii": "é".encode() * 3000,
+    "empty": b"",
+    "spaces": b"   ",
+    "almost_the_key": SECRETS["admin_key"][:-1].encode() + "é".encode(),
+    "key_plus_suffix": SECRETS["admin_key"].encode() + b"\xe9",
+}
+ADMIN_PATHS = ["/console", "/console/api/overview", "/console/api/requests", "/console/api/settings",
+               "/console/static/app.js", "/debug/requests", "/debug/logs", "/debug/access-logs", "/api/requests",
+               "/api/logs", "/api/access-logs"]
+API_PATHS = ["/v1/chat/completions", "/v1/responses", "/v1/messages", "/v1/messages/count_tokens",
+             "/v1/responses/input_tokens"]
+
+
+def _presented(how: str, value: bytes) -> list[tuple[bytes, bytes]]:
+    if how == "x-admin-key":
+        return [(b"x-admin-key", value)]
+    if how == "x-api-key":
+        return [(b"x-api-key", value)]
+    if how == "bearer":
+        return [(b"authorization", b"Bearer " + value)]
+    return [(b"cookie", b"lingma_proxy_admin=" + value)]
+
+
+def _raw_request(url: str, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> int:
+    """Send header bytes exactly as given, on a plain socket (an HTTP client would validate or
+    encode them first); the Host is not a loopback name, so the key checks decide."""
+    port = int(url.rsplit(":", 1)[1])
+    head = [f"{method} {path} HTTP/1.1".encode(), b"host: proxy.lan:8095", b"connection: close",
+            b"content-length: " + str(len(body)).encode()] + [k + b": " + v for k, v in headers]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        answer = b""
+        while b"\r\n" not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    """Both keys required; requests name a non-loopback Host, so the key checks decide."""
+    from fakes.ir_backend import ScriptedBackend
+    from server_harness import make_settings
+
+    settings = make_settings(record=False, trace=False, api_key=SECRETS["api_key"], admin_key=SECRETS["admin_key"],
+                             data_dir=str(tmp_path_factory.mktemp("guarded")))
+    with ServerThread(settings, {"scripted": ScriptedBackend()}) as s:
+        yield s
+
+
+@pytest.mark.parametrize("value", list(ODD_VALUES), ids=str)
+@pytest.mark.parametrize("how", ["x-admin-key", "bearer", "cookie"])
+@pytest.mark.parametrize("path", ADMIN_PATHS)
+def test_odd_admin_credentials_are_refused_not_crashed(guarded: ServerThread, path: str, how: str, value: str) -> None:
+    status = _raw_request(guarded.url, "GET", path, _presented(how, ODD_VALUES[value]))
+    assert status in (401, 403), f"{path} with {how}={value} answered {status}"
+
+
+@pytest.mark.parametrize("value", list(ODD_VALUES), ids=str)
+def test_odd_console_sign_in_keys_are_refused(guarded: ServerThread, value: str) -> None:
+    for body in (b"key=" + ODD_VALUES[value], b"key=" + quote(ODD_VALUES[value]).encode()):
+        status = _raw_request(guarded.url, "POST", "/console/login",
+                              [(b"content-type", b"application/x-www-form-urlencoded")], body)
+        assert status in (401, 403), f"sign-in with {value} answered {status}"
+
+
+@pytest.mark.parametrize("value", list(ODD_VALUES), ids=str)
+@pytest.mark.parametrize("how", ["x-api-key", "bearer"])
+@pytest.mark.parametrize("path", API_PATHS)
+def test_odd_api_keys_get_a_401_in_the_dialect(guarded: ServerThread, path: str, how: str, value: str) -> None:
+    body = b'{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}], "input": "hi"}'
+    status = _raw_request(guarded.url, "POST", path, [(b"content-type", b"application/json")]
+                          + _presented(how, ODD_VALUES[value]), body)
+    assert status == 401, f"{path} with {how}={value} answered {status}"
+
+
+@pytest.mark.parametrize("path", ADMIN_PATHS[:3] + ADMIN_PATHS[5:])
+@pytest.mark.parametrize("how", ["x-admin-key", "bearer"])
+def test_the_right_admin_key_still_opens_them(guarded: ServerThread, path: str, how: str) -> None:
+    assert _raw_request(guarded.url, "GET", path, _presented(how, SECRETS["admin_key"].encode())) == 200
+
+
+@pytest.mark.parametrize("key", ["clé-secrète-0042", "密钥-0123456789", "key-\U0001f511-0123456789"])
+def test_a_non_ascii_admin_key_matches_its_utf8_bytes(key: str, tmp_path: Path) -> None:
+    from fakes.ir_backend import ScriptedBackend
+    from server_harness import make_settings
+
+    settings = make_settings(record=False, trace=False, api_key=SECRETS["api_key"], admin_key=key,
+                             data_dir=str(tmp_path))
+    with ServerThread(settings, {"scripted": ScriptedBackend()}) as s:
+        assert _raw_request(s.url, "GET", "/debug/requests", [(b"x-admin-key", key.encode())]) == 200
+        assert _raw_request(s.url, "GET", "/debug/requests", [(b"x-admin-key", key.encode("utf-8")[:-1])]) == 403
+        form = b"key=" + quote(key).encode()
+        with httpx.Client(timeout=10) as c:
+            r = c.post(s.url + "/console/login", content=form, follow_redirects=False,
+                       headers={"content-type": "application/x-www-form-urlencoded", "host": "proxy.lan:8095"})
+        assert r.status_code == 303
+        cookie = r.headers["set-cookie"].split(";", 1)[0].encode()
+        assert _raw_request(s.url, "GET", "/console/api/overview", [(b"cookie", cookie)]) == 200
