@@ -4,6 +4,7 @@ our stream folded the SDK's way equals our whole response, and parse(render(x)) 
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -398,3 +399,17 @@ def check_invariants(events: list[ir.Event]) -> None:
         elif isinstance(ev, ir.MessageDelta):
             assert open_index is None
     assert isinstance(events[0], ir.MessageStart) and isinstance(events[-1], ir.MessageStop)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode())))
+def test_signatures_survive_every_client_re_encoding(sig: str) -> None:
+    """Whatever the signature, the client may send it back as the Python SDK does (decoded,
+    re-encoded URL-safe), as the JS SDK does (unchanged) or unpadded: it reads back the same."""
+    from lingma_proxy.dialects.gemini.parts import sig_in, sig_out
+
+    wire = sig_out(sig)
+    raw = gt.Part.model_validate({"thoughtSignature": wire}).thought_signature
+    assert raw is not None
+    for echoed in (wire, base64.urlsafe_b64encode(raw).decode(), base64.b64encode(raw).decode().rstrip("=")):
+        assert sig_in(echoed) == sig

@@ -136,10 +136,18 @@ def test_parallel_function_calls_and_the_tool_loop(stream: bool) -> None:
         ("toolu_1", "sunny"), ("toolu_2", "also sunny")]
 
 
-def test_streamed_thinking_keeps_its_signature_across_turns() -> None:
-    """The SDK's chat stores a streamed answer as one content per chunk; the thinking and its
-    signature (an Anthropic upstream needs both, byte-exact) come back together."""
-    thinking = ir.ThinkingPart("Let me think about Paris.", signature="RXh0ZW5kZWRTaWc=")
+# Canonical base64 (one with + and /, which the Python SDK sends back URL-safe), another
+# vendor's text, unpadded and URL-safe base64, non-ASCII.
+SIGNATURES = ["RXh0ZW5kZWRTaWc=", base64.b64encode(b"\x12\xb5\x01\xfb\xff\xbf\x00sig").decode(), "sig-abc123",
+              "c2lnLWFiYzEyMw", "a-b_", "EqQBCgIYAhIM+/==", "é"]
+
+
+@pytest.mark.parametrize("signature", SIGNATURES)
+def test_streamed_thinking_keeps_its_signature_across_turns(signature: str) -> None:
+    """The SDK's chat stores a streamed answer as one content per chunk and re-encodes every
+    signature as padded base64; the thinking and its signature (an Anthropic upstream needs
+    both, byte-exact) still come back together and unchanged."""
+    thinking = ir.ThinkingPart("Let me think about Paris.", signature=signature)
     answers = iter([reply(thinking, ir.ToolCallPart("toolu_9", "get_weather", '{"city":"Paris"}'), stop="tool_use"),
                     reply(ir.TextPart("Done."))])
     routes = FakeRoutes(lambda req: next(answers)(req))
@@ -211,3 +219,19 @@ def test_count_tokens_and_model_listing() -> None:
     assert client.models.count_tokens(model="gemini-2.5-pro", contents="one two three").total_tokens == 3
     listed = list(client.models.list())
     assert [(m.name, m.display_name, m.input_token_limit) for m in listed] == [("models/gemini-2.5-pro", "Gemini 2.5 Pro", 1048576)]
+
+
+@pytest.mark.parametrize("signature", SIGNATURES)
+def test_signature_only_thinking_rides_on_the_call(signature: str) -> None:
+    """Gemini 3's way: the signature sits on the function call part, and comes back there."""
+    answers = iter([reply(ir.ThinkingPart("", signature=signature), ir.ToolCallPart("c1", "get_weather", '{"city":"Oslo"}'),
+                          stop="tool_use"), reply(ir.TextPart("ok"))])
+    routes = FakeRoutes(lambda req: next(answers)(req))
+    chat = client_for(routes).chats.create(model="gemini-2.5-pro", config=gt.GenerateContentConfig(
+        tools=TOOLS, automatic_function_calling=gt.AutomaticFunctionCallingConfig(disable=True)))
+    first = chat.send_message("Oslo?")
+    parts = first.candidates[0].content.parts  # type: ignore[index,union-attr]
+    assert parts is not None and parts[0].function_call is not None and parts[0].thought_signature
+    chat.send_message([gt.Part.from_function_response(name="get_weather", response={"output": "snow"})])
+    assert routes.requests[1].messages[1].content == (ir.ThinkingPart("", signature=signature),
+                                                      ir.ToolCallPart("c1", "get_weather", '{"city":"Oslo"}'))

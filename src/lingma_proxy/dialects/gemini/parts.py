@@ -11,6 +11,8 @@ and are left out.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -19,6 +21,36 @@ from ... import ir
 from ._wire import dump_object, get
 
 WirePart = dict[str, Any]
+
+# A thoughtSignature is bytes on Gemini's wire (base64 in JSON). The Python SDK decodes it and,
+# sending the history back, encodes it again in its own form (URL-safe base64); the JS SDK keeps
+# the text. So an IR signature goes out in one canonical form, padded standard base64, and what
+# comes back is decoded and brought to that form again. A signature that is not canonical
+# standard base64 (another vendor's text, unpadded or URL-safe base64) would not survive that,
+# so it travels wrapped: base64 of this marker + its UTF-8 text.
+_WRAP = b"lingma-proxy:sig:"
+
+
+def sig_out(sig: str) -> str:
+    """An IR signature as a thoughtSignature that comes back to ``sig_in`` unchanged."""
+    try:
+        if base64.b64encode(base64.b64decode(sig, validate=True)).decode() == sig:
+            return sig
+    except (binascii.Error, ValueError):
+        pass
+    return base64.b64encode(_WRAP + sig.encode()).decode()
+
+
+def sig_in(value: str) -> str:
+    """A thoughtSignature from the wire (either base64 alphabet, padded or not) -> the IR signature."""
+    text = value.replace("-", "+").replace("_", "/")
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return value
+    if raw.startswith(_WRAP):
+        return raw[len(_WRAP):].decode("utf-8", "replace")
+    return base64.b64encode(raw).decode()
 
 
 def render_parts(
@@ -35,10 +67,10 @@ def render_parts(
             if p.text and thoughts:
                 part: WirePart = {"text": p.text, "thought": True}
                 if p.signature:
-                    part["thoughtSignature"] = p.signature
+                    part["thoughtSignature"] = sig_out(p.signature)
                 out.append(part)
             elif not p.text and p.signature:
-                pending = p.signature
+                pending = sig_out(p.signature)
             continue
         rendered = _render_one(p, names or {})
         if rendered is None:
@@ -132,7 +164,7 @@ def model_part(part: dict[str, Any], out: list[ir.Part]) -> None:
     """One upstream part -> zero, one or two IR parts (a signature on an ordinary part comes
     first as a text-less ThinkingPart)."""
     sig = get(part, "thoughtSignature")
-    sig = sig if isinstance(sig, str) and sig else None
+    sig = sig_in(sig) if isinstance(sig, str) and sig else None
     text = get(part, "text")
     if get(part, "thought") is True:
         add_thought(out, text if isinstance(text, str) else "", sig)

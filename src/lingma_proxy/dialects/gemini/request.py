@@ -40,7 +40,7 @@ from ._wire import (
     want_str,
 )
 from . import options
-from .parts import add_thought
+from .parts import add_thought, sig_in
 
 _TOP = frozenset(
     {"model", "contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "safetySettings"}
@@ -161,7 +161,7 @@ class _Contents:
     def _part(self, raw: object, at: str, pos: tuple[int, int], role: ir.Role, out: list[ir.Part]) -> None:
         part = want_dict(raw, at)
         sig = get(part, "thoughtSignature")
-        sig = want_str(sig, f"{at}.thoughtSignature") or None if sig is not None else None
+        sig = sig_in(want_str(sig, f"{at}.thoughtSignature")) or None if sig is not None else None
         thought = get(part, "thought")
         if thought is not None and want_bool(thought, f"{at}.thought"):
             text = get(part, "text")

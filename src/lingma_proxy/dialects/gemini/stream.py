@@ -20,7 +20,7 @@ import orjson
 
 from ... import errors, ir, sse
 from ._wire import finish_in, finish_out, get, usage_in, usage_out
-from .parts import function_call, new_call_id
+from .parts import function_call, new_call_id, sig_in, sig_out
 from .response import error_from_body, render_error, response_id, shows_thoughts
 
 PING = b"\n"
@@ -37,7 +37,7 @@ class StreamRenderer:
 
     __slots__ = (
         "_req", "_sse", "_thoughts", "_id", "_model", "_usage", "_chunks", "_done", "_stopped",
-        "_calls", "_tool", "_thinking_text", "_sig",
+        "_calls", "_tool", "_thinking_text", "_sig", "_block_sig",
     )
 
     def __init__(self, req: ir.Request, *, sse: bool = True) -> None:
@@ -54,6 +54,7 @@ class StreamRenderer:
         self._tool: tuple[int, str, str, list[str]] | None = None  # open call: index, id, name, args
         self._thinking_text = False  # the open thinking block has sent text
         self._sig: str | None = None  # a signature waiting for the next part
+        self._block_sig = ""  # the open thinking block's signature, sent when the block ends
 
     def feed(self, ev: ir.Event) -> list[bytes]:
         if self._done:
@@ -70,27 +71,29 @@ class StreamRenderer:
                 self._tool[3].append(ev.fragment)
             return []
         if isinstance(ev, ir.SignatureDelta):
-            return self._signature(ev.signature)
+            self._block_sig += ev.signature  # whole at the block's end: one part, one signature
+            return []
         if isinstance(ev, ir.BlockStart):
+            out = self._signature()
             self._tool = None
             self._thinking_text = False
             if ev.kind == "tool_call":
                 self._tool = (ev.index, ev.id or new_call_id(), ev.name, [])
-            return []
+            return out
         if isinstance(ev, ir.BlockStop):
             if self._tool is not None and self._tool[0] == ev.index:
                 index, cid, name, args = self._tool
                 self._tool = None
                 part = {"functionCall": function_call(ir.ToolCallPart(cid, name, "".join(args) or "{}"))}
                 self._calls.append(self._signed(part))
-            return []
+            return self._signature()
         if isinstance(ev, ir.MessageStart):
             self._id, self._model = response_id(ev.id), ev.model or self._model
             self._usage = self._usage.merged(ev.usage)
             return []
         if isinstance(ev, ir.MessageDelta):
             self._usage = self._usage.merged(ev.usage)
-            return self._close(ev.stop_reason)
+            return self._signature() + self._close(ev.stop_reason)
         if isinstance(ev, ir.MessageStop):
             return self._end()
         if isinstance(ev, ir.Ping):
@@ -107,15 +110,16 @@ class StreamRenderer:
 
     # ------------------------------------------------------------------ internals
 
-    def _signature(self, sig: str) -> list[bytes]:
+    def _signature(self) -> list[bytes]:
+        sig, self._block_sig = self._block_sig, ""
         if not sig:
             return []
         if not self._thinking_text:
-            self._sig = sig  # a signature-only block: it rides on the next part (see parts.py)
+            self._sig = sig_out(sig)  # a signature-only block: it rides on the next part (see parts.py)
             return []
         if not self._thoughts:
             return []  # its thinking text was not shown, so neither is its signature
-        return self._parts([{"text": "", "thought": True, "thoughtSignature": sig}])
+        return self._parts([{"text": "", "thought": True, "thoughtSignature": sig_out(sig)}])
 
     def _signed(self, part: dict[str, Any]) -> dict[str, Any]:
         if self._sig is not None:
@@ -138,7 +142,7 @@ class StreamRenderer:
         return [self._chunk(parts, finish_out(reason))]
 
     def _end(self) -> list[bytes]:
-        out = self._close("end_turn")
+        out = self._signature() + self._close("end_turn")
         self._done = True
         if not self._sse:
             out.append(b"]" if self._chunks else b"[]")
@@ -225,7 +229,7 @@ class StreamParser:
 
     def _part(self, part: dict[str, Any]) -> list[ir.Event]:
         sig = get(part, "thoughtSignature")
-        sig = sig if isinstance(sig, str) and sig else None
+        sig = sig_in(sig) if isinstance(sig, str) and sig else None
         text = get(part, "text")
         text = text if isinstance(text, str) else ""
         out: list[ir.Event] = []
