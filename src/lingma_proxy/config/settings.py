@@ -184,11 +184,18 @@ SECRET_FIELDS = frozenset({"api_key", "openai_api_key", "anthropic_api_key", "ad
 URL_FIELDS = frozenset({"remote_proxy_url", "openai_base_url", "anthropic_base_url", "remote_base_url", "ws_url"})
 
 
-def _masked_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """A backend's options as shown: values under secret-looking names masked (one level deep is
-    where backends keep them; ``redaction`` erases deeper ones from every text anyway)."""
-    return {k: mask_secret(v) if isinstance(v, str) and SECRET_NAME.search(str(k)) else
-            mask_url(v) if isinstance(v, str) and "://" in v else v for k, v in options.items()}
+def _masked_options(options: Any, key: str = "") -> Any:
+    """A backend's options as shown: strings under secret-looking names masked, URLs without
+    their passwords, at any depth (the same rule ``redaction.settings_secrets`` registers by)."""
+    if isinstance(options, Mapping):
+        return {k: _masked_options(v, str(k)) for k, v in options.items()}
+    if isinstance(options, (list, tuple)):
+        return [_masked_options(v, key) for v in options]
+    if isinstance(options, str):
+        if SECRET_NAME.search(key):
+            return mask_secret(options)
+        return mask_url(options) if "://" in options else options
+    return options
 
 
 def mask_secret(value: str | None) -> str | None:
