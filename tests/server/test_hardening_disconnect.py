@@ -268,6 +268,23 @@ def test_count_endpoints(anthropic_rig: Rig, anthropic_fake: FakeAnthropicUpstre
         anthropic_fake.count_delay = 0.0
 
 
+@pytest.mark.parametrize("api", list(PATHS))
+def test_leaving_halfway_through_the_body_is_recorded_as_client_gone(openai_rig: Rig, api: str) -> None:
+    """Gone before the body was whole: a 499 record (not an internal error), nothing sent upstream."""
+    body = client_body(api, openai_rig.model, False)
+    before = len(openai_rig.upstream_posts("/v1/chat/completions"))
+    openai_rig.seen.clear()
+    sock = socket.create_connection(("127.0.0.1", openai_rig.server.port), timeout=5)
+    sock.sendall((f"POST {PATHS[api]} HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+                  f"content-length: {len(body) + 100}\r\n\r\n").encode() + body[:10])
+    time.sleep(0.05)
+    sock.close()
+    ex = wait_until(lambda: openai_rig.seen[-1] if openai_rig.seen else None, 2, "the record")
+    assert (ex.status, ex.client_gone, ex.error_kind) == (499, True, "cancelled")
+    assert "10 bytes" in (ex.error or "")
+    assert len(openai_rig.upstream_posts("/v1/chat/completions")) == before
+
+
 @pytest.mark.parametrize("stream", STREAM)
 def test_a_client_that_stays_is_answered_in_full(anthropic_rig: Rig, openai_rig: Rig, stream: bool) -> None:
     """The watcher costs a client that stays nothing: whole answers, recorded as 200."""

@@ -209,6 +209,7 @@ class Relay:
             ex = Exchange(id=secrets.token_hex(8), started=time.time(), dialect=dialect.NAME, path=path,
                           request_body=raw, request_headers=headers or {}, query=query,
                           status=exc.status, error=exc.message, error_kind=exc.kind,
+                          client_gone=isinstance(exc, errors.ClientGone),
                           response_body=outcome.body)
             self.notify(ex, time.perf_counter() if t0 is None else t0)
         return outcome

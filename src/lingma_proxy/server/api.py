@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -31,11 +31,14 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise errors.RequestTooLarge(f"request body of {declared} bytes is over the limit of {limit} bytes (max_body_bytes)")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise errors.RequestTooLarge(f"request body is over the limit of {limit} bytes (max_body_bytes)")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise errors.RequestTooLarge(f"request body is over the limit of {limit} bytes (max_body_bytes)")
+            chunks.append(chunk)
+    except ClientDisconnect:  # gone before its body was whole: recorded as 499, not an internal error
+        raise errors.ClientGone(f"the client disconnected after sending {size} bytes of its request body") from None
     return b"".join(chunks)
 
 
