@@ -268,6 +268,35 @@ def test_count_endpoints(anthropic_rig: Rig, anthropic_fake: FakeAnthropicUpstre
         anthropic_fake.count_delay = 0.0
 
 
+@pytest.mark.parametrize(("rig_name", "api", "stream"), [
+    ("openai_rig", "chat", True), ("openai_rig", "responses", False), ("openai_rig", "messages", True),
+    ("anthropic_rig", "messages", True), ("anthropic_rig", "messages", False), ("anthropic_rig", "chat", True),
+])
+def test_leaving_while_queued_for_the_concurrency_slot(request: pytest.FixtureRequest, rig_name: str, api: str,
+                                                       stream: bool) -> None:
+    """max_concurrent is 1: a second client waits for the slot; leaving then costs nothing upstream."""
+    rig: Rig = request.getfixturevalue(rig_name)
+    upstream = "/v1/chat/completions" if rig_name == "openai_rig" else "/v1/messages"
+    rig.queue(openai_reply("headers") if rig_name == "openai_rig" else anthropic_reply("headers", sse=True))
+    before = len(rig.upstream_posts(upstream))
+    body = client_body(api, rig.model, stream)
+    holder = open_request(rig.server.port, PATHS[api], body)
+    try:
+        held = wait_until(lambda: len(rig.upstream_posts(upstream)) > before and rig.upstream_posts(upstream)[-1],
+                          5, "the first upstream request")
+        rig.seen.clear()
+        queued = open_request(rig.server.port, PATHS[api], body)
+        time.sleep(0.15)  # the second request is now waiting for the slot
+        queued.close()
+        ex = wait_until(lambda: rig.seen[-1] if rig.seen else None, 1, "the queued request's record")
+        assert (ex.status, ex.client_gone) == (499, True)
+        assert len(rig.upstream_posts(upstream)) == before + 1  # it never reached the upstream
+    finally:
+        holder.close()
+    wait_until(lambda: held.disconnected_at, 2, "the first upstream connection to close")
+    wait_until(lambda: not rig.server.app.state.relay.semaphore.locked(), 1, "the concurrency slot")
+
+
 @pytest.mark.parametrize("api", list(PATHS))
 def test_leaving_halfway_through_the_body_is_recorded_as_client_gone(openai_rig: Rig, api: str) -> None:
     """Gone before the body was whole: a 499 record (not an internal error), nothing sent upstream."""
