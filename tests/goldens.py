@@ -22,7 +22,8 @@ def to_json(value: Any) -> Any:
         names = {f.name for f in dataclasses.fields(value)}
         out: dict[str, Any] = {"_ir" if "type" in names else "type": type(value).__name__}
         for f in dataclasses.fields(value):
-            out[f.name] = to_json(getattr(value, f.name))
+            if f.compare:  # non-compared fields (Request.origins) are bookkeeping, not value
+                out[f.name] = to_json(getattr(value, f.name))
         return out
     if isinstance(value, (list, tuple)):
         return [to_json(v) for v in value]

@@ -159,6 +159,10 @@ class Request:
     # ``previous_response_id``). A renderer of the same dialect may carry them upstream.
     dialect: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Where the client wrote each image, tool call and tool result (``id(part)`` -> wire path,
+    # e.g. ``messages[3].content[0].source``), so features/validate.py can name the field it
+    # refuses. Not part of the request's value: never compared, rendered or stored.
+    origins: Mapping[int, str] = field(default_factory=dict, compare=False, repr=False)
 
     def system_text(self) -> str:
         return "\n\n".join(p.text for p in self.system)

@@ -68,7 +68,7 @@ def test_system_messages_billing_header_and_cache_control(client, scripted: Scri
 
 def test_count_tokens_is_local_and_counts_tools(client, scripted: ScriptedBackend) -> None:
     small = client.messages.count_tokens(model="m", messages=[{"role": "user", "content": "hi"}])
-    big = client.messages.count_tokens(model="m", tools=[BASH] * 5, system="s" * 4000,
+    big = client.messages.count_tokens(model="m", tools=[{**BASH, "name": f"Bash{i}"} for i in range(5)], system="s" * 4000,
                                        messages=[{"role": "user", "content": "hi"}])
     assert 0 < small.input_tokens < big.input_tokens
     assert scripted.requests == []

@@ -219,6 +219,8 @@ KEYS: tuple[Key, ...] = (
         check=_choice(_OVERFLOW), choices=_OVERFLOW),
     Key("context_window", "int", ("LINGMA_PROXY_CONTEXT_WINDOW",),
         "context window of the upstream model in tokens (0 = ask the backend)", check=_between(0)),
+    Key("allow_local_images", "bool", ("LINGMA_PROXY_ALLOW_LOCAL_IMAGES",),
+        "let clients name images by local file path (the proxy reads the file and sends its bytes)"),
     # OpenAI-compatible / Anthropic
     Key("openai_base_url", "str", ("LINGMA_PROXY_OPENAI_BASE_URL", "LMSTUDIO_URL"),
         "OpenAI-compatible server (LM Studio, Ollama, vLLM, llama.cpp, mlx-lm)", check=openai_base_url),

@@ -107,6 +107,7 @@ class Settings:
     tool_mode: str = "auto"
     context_overflow: str = "error"
     context_window: int = 0  # 0: discovered from the backend
+    allow_local_images: bool = False  # image paths read by the proxy (relay/local_images.py)
     # OpenAI-compatible and Anthropic upstreams (the simple single-backend case)
     openai_base_url: str = ""
     openai_api_key: str | None = field(default=None, repr=False)

@@ -22,13 +22,14 @@ import orjson
 from .. import errors, ir
 from ..backends.base import Backend
 from ..exchange import Exchange, Observer
-from ..features import hygiene, tokens
+from ..features import hygiene, tokens, validate
 from ..features.response_store import ResponseStore
 from ..redaction import SecretRegistry
 from . import passthrough, scrub
 from .call import Call, Outcome, decode_json, error_outcome
 from .context import apply_context_policy
 from .count_cache import CountCache
+from .local_images import inline_local_images
 from .transforms import plan_transforms, uses_emulation
 
 log = logging.getLogger("lingma_proxy.relay")
@@ -56,6 +57,7 @@ class RelayOptions:
     context_overflow: str = "error"  # error | truncate (relay/context.py)
     context_window: int = 0  # configured limit for every model (0 = discover)
     context_windows: Mapping[str, int] = field(default_factory=dict)  # per backend name
+    allow_local_images: bool = False  # image paths read by the proxy (relay/local_images.py)
 
 
 class Relay:
@@ -157,6 +159,9 @@ class Relay:
                 ex.client_model, ex.stream = req.model, req.stream
             if dialect.NAME == "openai_responses":
                 req = self.response_store.expand(req)
+            # Refuse what the official APIs refuse before anything is routed or forwarded.
+            if validate.check(req, allow_local_images=self.options.allow_local_images):
+                req = await inline_local_images(req)
             backend, upstream_model = await self.route(req.model)
             ureq = self.prepare(req, backend, upstream_model)
             ureq = await apply_context_policy(req, ureq, backend, self.options, ex)
@@ -250,6 +255,7 @@ class Relay:
             if isinstance(body, dict) and "max_tokens" not in body:
                 body = {**body, "max_tokens": 1}
             req = dialect.parse_request(body)
+            validate.check(req, allow_local_images=self.options.allow_local_images)
         except errors.ProxyError as exc:
             return self.record_failure(dialect, exc, path=path, headers=headers, raw=raw, query=query, t0=t0)
         answer = orjson.dumps({"input_tokens": tokens.estimate_request(req, self.estimates)})

@@ -43,6 +43,7 @@ def relay_options(settings: Any, built: registry.Built) -> RelayOptions:
         context_overflow=settings.context_overflow,
         context_window=settings.context_window,
         context_windows=backend_context_windows(settings),
+        allow_local_images=settings.allow_local_images,
     )
 
 

@@ -51,6 +51,7 @@ _DROPPED_BLOCKS = frozenset(
 _ROLES: dict[str, ir.Role] = {"user": "user", "assistant": "assistant", "system": "system"}
 
 Parts = list[ir.Part]
+Origins = dict[int, str]  # id(part) -> wire path (ir.Request.origins)
 
 
 def parse_request(body: Any) -> ir.Request:
@@ -62,10 +63,11 @@ def parse_request(body: Any) -> ir.Request:
     if not isinstance(model, str) or not model:
         fail("model: expected a non-empty string", "model")
 
-    messages = tuple(
-        _message(m, f"messages[{i}]")
-        for i, m in enumerate(want_list(body.get("messages"), "messages"))
-    )
+    origins: Origins = {}
+    raw_messages = want_list(body.get("messages"), "messages")
+    if not raw_messages:
+        fail("messages: at least one message is required", "messages")
+    messages = tuple(_message(m, f"messages[{i}]", origins) for i, m in enumerate(raw_messages))
     system = _system(body.get("system"))
     tools = _tools(body.get("tools"))
     tool_choice, parallel = _tool_choice(body.get("tool_choice"))
@@ -101,6 +103,7 @@ def parse_request(body: Any) -> ir.Request:
         metadata=metadata,
         dialect=NAME,
         extra=extra,
+        origins=origins,
     )
 
 
@@ -128,7 +131,7 @@ def _text_block(raw: object, param: str) -> ir.TextPart:
     return ir.TextPart(want_str(block.get("text"), f"{param}.text"))
 
 
-def _message(raw: object, param: str) -> ir.Message:
+def _message(raw: object, param: str, origins: Origins) -> ir.Message:
     msg = want_dict(raw, param)
     raw_role = msg.get("role")
     role = _ROLES.get(raw_role) if isinstance(raw_role, str) else None
@@ -148,21 +151,23 @@ def _message(raw: object, param: str) -> ir.Message:
     else:
         parts = []
         for j, b in enumerate(blocks):
-            _block(b, f"{param}.content[{j}]", parts)
+            _block(b, f"{param}.content[{j}]", parts, origins)
     return ir.Message(role, tuple(parts))
 
 
-def _block(raw: object, param: str, out: Parts) -> None:
+def _block(raw: object, param: str, out: Parts, origins: Origins) -> None:
     block = want_dict(raw, param)
     kind = block.get("type")
     if kind == "text":
         out.append(ir.TextPart(want_str(block.get("text"), f"{param}.text")))
     elif kind == "image":
-        out.append(_image(block, param))
+        out.append(_image(block, param, origins))
     elif kind == "tool_use":
-        out.append(_tool_use(block, param))
+        out.append(call := _tool_use(block, param))
+        origins[id(call)] = param
     elif kind == "tool_result":
-        out.append(_tool_result(block, param))
+        out.append(result := _tool_result(block, param, origins))
+        origins[id(result)] = param
     elif kind == "thinking":
         sig = block.get("signature")
         out.append(
@@ -175,28 +180,32 @@ def _block(raw: object, param: str, out: Parts) -> None:
         data = want_str(block.get("data"), f"{param}.data")
         out.append(ir.ThinkingPart("", encrypted=data, redacted=True))
     elif kind == "document":
-        _document(block, param, out)
+        _document(block, param, out, origins)
     elif isinstance(kind, str) and kind in _DROPPED_BLOCKS:
         return
     else:
         fail(f"{param}.type: unsupported content block type {kind!r}", f"{param}.type")
 
 
-def _image(block: dict[str, Any], param: str) -> ir.ImagePart:
+def _image(block: dict[str, Any], param: str, origins: Origins) -> ir.ImagePart:
     source = want_dict(block.get("source"), f"{param}.source")
     stype = source.get("type")
     if stype == "base64":
-        return ir.ImagePart(
+        part = ir.ImagePart(
             media_type=want_str(source.get("media_type"), f"{param}.source.media_type"),
             data=want_str(source.get("data"), f"{param}.source.data"),
         )
+        origins[id(part)] = f"{param}.source"
+        return part
     if stype == "url":
-        return ir.ImagePart(url=want_str(source.get("url"), f"{param}.source.url"))
+        part = ir.ImagePart(url=want_str(source.get("url"), f"{param}.source.url"))
+        origins[id(part)] = f"{param}.source.url"
+        return part
     # "file" sources point into Anthropic's Files API, which no other upstream can read.
     fail(f"{param}.source.type: unsupported image source type {stype!r}", f"{param}.source.type")
 
 
-def _document(block: dict[str, Any], param: str, out: Parts) -> None:
+def _document(block: dict[str, Any], param: str, out: Parts, origins: Origins) -> None:
     """Text documents become text; PDFs (base64/url/file) cannot be carried and are dropped."""
     source = want_dict(block.get("source"), f"{param}.source")
     stype = source.get("type")
@@ -211,7 +220,7 @@ def _document(block: dict[str, Any], param: str, out: Parts) -> None:
             sub = f"{param}.source.content[{k}]"
             inner = want_dict(b, sub)
             if inner.get("type") == "image":
-                out.append(_image(inner, sub))
+                out.append(_image(inner, sub, origins))
             else:
                 out.append(_text_block(inner, sub))
     elif stype not in ("base64", "url", "file"):
@@ -230,7 +239,7 @@ def _tool_use(block: dict[str, Any], param: str) -> ir.ToolCallPart:
     )
 
 
-def _tool_result(block: dict[str, Any], param: str) -> ir.ToolResultPart:
+def _tool_result(block: dict[str, Any], param: str, origins: Origins) -> ir.ToolResultPart:
     call_id = want_str(block.get("tool_use_id"), f"{param}.tool_use_id")
     is_error = block.get("is_error")
     content = block.get("content")
@@ -241,7 +250,7 @@ def _tool_result(block: dict[str, Any], param: str) -> ir.ToolResultPart:
     elif content is not None:
         for k, b in enumerate(want_list(content, f"{param}.content")):
             sub: Parts = []
-            _block(b, f"{param}.content[{k}]", sub)
+            _block(b, f"{param}.content[{k}]", sub, origins)
             for p in sub:
                 if not isinstance(p, (ir.TextPart, ir.ImagePart)):
                     fail(f"{param}.content[{k}].type: not allowed inside tool_result", f"{param}.content[{k}].type")

@@ -20,6 +20,7 @@ from typing import Any, cast
 import orjson
 
 from ... import errors, ir
+from ...features.validate import is_local_path
 from ._common import NAME, dump_arguments
 from .numbers import check_numbers
 
@@ -36,6 +37,7 @@ _EFFORTS: dict[str, ir.Effort] = {
     "max": "max",
 }  # fmt: skip
 _BAD = errors.InvalidRequest
+Origins = dict[int, str]  # id(part) -> wire path (ir.Request.origins)
 
 
 def _type_name(v: object) -> str:
@@ -79,7 +81,7 @@ def _opt_positive_int(body: dict[str, Any], key: str) -> int | None:
 # ----------------------------------------------------------------------------- content
 
 
-def _image(url_obj: object, param: str) -> ir.ImagePart:
+def _image(url_obj: object, param: str, origins: Origins) -> ir.ImagePart:
     url = url_obj.get("url") if isinstance(url_obj, dict) else url_obj
     p = param + ".url" if isinstance(url_obj, dict) else param
     _expect(isinstance(url, str), "a string", url, p)
@@ -89,13 +91,17 @@ def _image(url_obj: object, param: str) -> ir.ImagePart:
         media_type, _, enc = head.partition(";")
         if not sep or enc.lower() != "base64" or not data:
             raise _BAD(f"{p} must be a base64 data URL (data:<type>;base64,...)", param=p)
-        return ir.ImagePart(media_type=media_type or "image/png", data=data)
-    if url.startswith(("http://", "https://")):
-        return ir.ImagePart(url=url)
-    raise _BAD(f"{p} must be an http(s) URL or a base64 data URL", param=p)
+        part = ir.ImagePart(media_type=media_type or "image/png", data=data)
+    elif url[:8].lower().startswith(("http://", "https://")) or is_local_path(url):
+        part = ir.ImagePart(url=url)  # a local path is refused or read by the relay (allow_local_images)
+    else:
+        raise _BAD(f"{p} must be an http(s) URL or a base64 data URL", param=p)
+    origins[id(part)] = p
+    return part
 
 
-def _parts(content: object, param: str, allowed: frozenset[str]) -> list[ir.TextPart | ir.ImagePart]:
+def _parts(content: object, param: str, allowed: frozenset[str],
+           origins: Origins | None = None) -> list[ir.TextPart | ir.ImagePart]:
     """String, null or a list of content parts -> IR text/image parts (empty text dropped)."""
     if content is None:
         return []
@@ -113,7 +119,7 @@ def _parts(content: object, param: str, allowed: frozenset[str]) -> list[ir.Text
                 raise _BAD(f"{pp}: {kind} content parts are not supported", param=pp + ".type")
             raise _BAD(f"{pp}.type {kind!r} is not allowed here", param=pp + ".type")
         if kind == "image_url":
-            out.append(_image(part.get("image_url"), pp + ".image_url"))
+            out.append(_image(part.get("image_url"), pp + ".image_url", {} if origins is None else origins))
             continue
         key = "refusal" if kind == "refusal" else "text"
         text = part.get(key)
@@ -132,7 +138,7 @@ def _texts(content: object, param: str) -> list[ir.TextPart]:
     return cast(list[ir.TextPart], _parts(content, param, _TEXT))
 
 
-def _tool_calls(raw: object, param: str) -> list[ir.ToolCallPart]:
+def _tool_calls(raw: object, param: str, origins: Origins) -> list[ir.ToolCallPart]:
     _expect(isinstance(raw, list), "an array", raw, param)
     assert isinstance(raw, list)
     out: list[ir.ToolCallPart] = []
@@ -149,6 +155,7 @@ def _tool_calls(raw: object, param: str) -> list[ir.ToolCallPart]:
             _expect(isinstance(text, str), "a string", text, pc + ".custom.input")
             args = orjson.dumps({"input": text}).decode()
             out.append(ir.ToolCallPart(cast(str, cid), cast(str, name), args, kind="custom"))
+            origins[id(out[-1])] = pc
             continue
         fn = call.get("function")
         _expect(isinstance(fn, dict), "an object", fn, pc + ".function")
@@ -157,6 +164,7 @@ def _tool_calls(raw: object, param: str) -> list[ir.ToolCallPart]:
         args_raw = fn.get("arguments")
         _expect(isinstance(args_raw, (str, dict)) or args_raw is None, "a string", args_raw, pc + ".function.arguments")
         out.append(ir.ToolCallPart(cast(str, cid), cast(str, name), dump_arguments(args_raw)))
+        origins[id(out[-1])] = pc
     return out
 
 
@@ -171,6 +179,7 @@ class _Messages:
         self.out: list[ir.Message] = []
         self.results: list[ir.Part] | None = None  # the open run of tool results
         self.legacy_call_id = ""  # the last assistant function_call, for `function` replies
+        self.origins: Origins = {}
 
     def add(self, i: int, msg: object) -> None:
         pm = f"messages[{i}]"
@@ -195,7 +204,8 @@ class _Messages:
             else:
                 self.out.append(ir.Message("system", tuple(texts), name=name))
         elif role == "user":
-            self.out.append(ir.Message("user", tuple(_parts(content, pm + ".content", _USER)), name=name))
+            self.out.append(ir.Message("user", tuple(_parts(content, pm + ".content", _USER, self.origins)),
+                                       name=name))
         else:
             self.out.append(ir.Message("assistant", self._assistant(msg, pm, i), name=name))
 
@@ -212,7 +222,7 @@ class _Messages:
             parts.append(ir.TextPart(refusal))
         calls = msg.get("tool_calls")
         if calls is not None:
-            parts.extend(_tool_calls(calls, pm + ".tool_calls"))
+            parts.extend(_tool_calls(calls, pm + ".tool_calls", self.origins))
         fc = msg.get("function_call")
         if fc is not None:
             _expect(isinstance(fc, dict), "an object", fc, pm + ".function_call")
@@ -220,6 +230,7 @@ class _Messages:
             _expect(isinstance(fname, str) and bool(fname), "a non-empty string", fname, pm + ".function_call.name")
             self.legacy_call_id = f"call_legacy_{i}"
             parts.append(ir.ToolCallPart(self.legacy_call_id, cast(str, fname), dump_arguments(fc.get("arguments"))))
+            self.origins[id(parts[-1])] = pm + ".function_call"
         return tuple(parts)
 
     def _tool_result(self, role: str, msg: dict[str, Any], pm: str) -> None:
@@ -230,7 +241,8 @@ class _Messages:
             fname = msg.get("name")
             _expect(isinstance(fname, str) and bool(fname), "a non-empty string", fname, pm + ".name")
             cid = self.legacy_call_id or f"call_legacy_{fname}"
-        part = ir.ToolResultPart(cast(str, cid), tuple(_parts(msg.get("content"), pm + ".content", _USER)))
+        part = ir.ToolResultPart(cast(str, cid), tuple(_parts(msg.get("content"), pm + ".content", _USER, self.origins)))
+        self.origins[id(part)] = pm + (".tool_call_id" if role == "tool" else ".name")
         if self.results is None:
             self.results = [part]
             self.out.append(ir.Message("user", ()))
@@ -386,4 +398,5 @@ def parse_request(body: object) -> ir.Request:
         metadata=metadata or {},
         dialect=NAME,
         extra={k: v for k, v in body.items() if k not in _MODELLED},
+        origins=walker.origins,
     )

@@ -40,6 +40,7 @@ _MODELED = frozenset(
 )
 _TEXT_PARTS = frozenset({"input_text", "output_text", "text", "summary_text", "reasoning_text"})
 _ASSISTANT_ITEMS = frozenset({"reasoning", "function_call", "custom_tool_call"})
+Origins = dict[int, str]  # id(part) -> wire path (ir.Request.origins)
 # Text-like files are inlined; anything else becomes a note the model can relay to the user.
 _TEXT_FILE_TYPES = ("text/", "application/json", "application/xml", "application/x-yaml")
 
@@ -63,6 +64,9 @@ def parse_request(body: Any) -> ir.Request:
 
     builder = _InputBuilder(system)
     value = body.get("input")
+    if (value == "" or value == []) and not body.get("previous_response_id"):
+        # OpenAI refuses an empty input array (no input at all is refused by the relay's check).
+        raise InvalidRequest("input: expected a string or an array with at least one item", param="input")
     if isinstance(value, str):
         if value:
             builder.messages.append(ir.Message("user", (ir.TextPart(value),)))
@@ -111,6 +115,7 @@ def parse_request(body: Any) -> ir.Request:
         metadata=metadata or {},
         dialect=NAME,
         extra=extra,
+        origins=builder.origins,
     )
 
 
@@ -122,11 +127,12 @@ class _InputBuilder:
     assistant message (a Chat upstream needs a turn's tool calls together) and consecutive
     tool outputs into one user message."""
 
-    __slots__ = ("system", "messages", "_leading", "_assistant", "_assistant_id", "_outputs")
+    __slots__ = ("system", "messages", "origins", "_leading", "_assistant", "_assistant_id", "_outputs")
 
     def __init__(self, system: list[ir.TextPart]) -> None:
         self.system = system
         self.messages: list[ir.Message] = []
+        self.origins: Origins = {}
         self._leading = True
         self._assistant: list[ir.Part] = []
         self._assistant_id: str | None = None
@@ -174,7 +180,8 @@ class _InputBuilder:
             tool_kind: Literal["function", "custom"] = (
                 "custom" if kind == "custom_tool_call_output" else "function"
             )
-            self._add_output(_tool_output(item, p, tool_kind))
+            self._add_output(output := _tool_output(item, p, tool_kind, self.origins))
+            self.origins[id(output)] = f"{p}.call_id"
             return
         if kind not in _ASSISTANT_ITEMS:
             return  # item_reference, web_search_call, mcp_*, ...: tolerated, dropped
@@ -185,7 +192,9 @@ class _InputBuilder:
             if thinking is not None:
                 self._add_assistant([thinking], None)
         else:
-            self._add_assistant([_tool_call(item, p, kind, item_id)], None)
+            call = _tool_call(item, p, kind, item_id)
+            self.origins[id(call)] = p
+            self._add_assistant([call], None)
 
     def _message(self, item: dict[str, Any], p: str) -> None:
         role = item.get("role")
@@ -193,7 +202,7 @@ class _InputBuilder:
             raise InvalidRequest(
                 f"{p}.role must be one of user, assistant, system, developer", param=f"{p}.role"
             )
-        parts = _content(item.get("content"), f"{p}.content")
+        parts = _content(item.get("content"), f"{p}.content", self.origins)
         msg_id = item.get("id") if isinstance(item.get("id"), str) else None
         if role == "system" or role == "developer":
             if self._leading:
@@ -213,7 +222,7 @@ class _InputBuilder:
             self.messages.append(ir.Message("user", tuple(parts), id=msg_id))
 
 
-def _content(value: Any, p: str) -> list[ir.Part]:
+def _content(value: Any, p: str, origins: Origins) -> list[ir.Part]:
     if isinstance(value, str):
         return [ir.TextPart(value)] if value else []
     if not isinstance(value, list):
@@ -232,7 +241,8 @@ def _content(value: Any, p: str) -> list[ir.Part]:
             if text:
                 out.append(ir.TextPart(text))
         elif kind == "input_image":
-            out.append(_image(part, pp))
+            out.append(image := _image(part, pp))
+            origins[id(image)] = f"{pp}.image_url"
         elif kind == "input_file":
             out.append(_file(part, pp))
         # input_audio and future part types: dropped rather than failing the whole turn
@@ -278,14 +288,14 @@ def _file(part: dict[str, Any], p: str) -> ir.TextPart:
     return ir.TextPart(f"[file {label} omitted: this proxy forwards only text files]")
 
 
-def _tool_output(item: dict[str, Any], p: str, kind: Literal["function", "custom"]) -> ir.Part:
+def _tool_output(item: dict[str, Any], p: str, kind: Literal["function", "custom"], origins: Origins) -> ir.Part:
     call_id = opt.required_str(item, "call_id", p)
     output = item.get("output")
     content: tuple[ir.TextPart | ir.ImagePart, ...] = ()
     if isinstance(output, str):
         content = (ir.TextPart(output),) if output else ()
     elif isinstance(output, list):
-        parts = _content(output, f"{p}.output")
+        parts = _content(output, f"{p}.output", origins)
         content = tuple(x for x in parts if isinstance(x, (ir.TextPart, ir.ImagePart)))
     elif output is not None:
         raise InvalidRequest(
