@@ -214,3 +214,23 @@ def test_feedback_bundle_erases_what_the_running_server_learned() -> None:
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         text = "".join(z.read(n).decode() for n in z.namelist())
     assert "lingma-cosy-key-learned-at-runtime" not in text and "admin-key-for-bundle" not in text
+
+
+def test_http_backends_scrub_upstream_error_text_with_the_registry() -> None:
+    """``UsesSecrets``: the composition root hands each backend the registry; what it learns
+    later (a Lingma login) is scrubbed from their upstream error texts from then on."""
+    from lingma_proxy import errors
+    from lingma_proxy.backends.anthropic import AnthropicBackend
+    from lingma_proxy.backends.base import UsesSecrets
+    from lingma_proxy.backends.lingma.remote import RemoteBackend
+    from lingma_proxy.backends.openai_compat import OpenAICompatBackend
+
+    for backend in (AnthropicBackend("a"), OpenAICompatBackend("o", "http://127.0.0.1:9/v1"), RemoteBackend()):
+        assert isinstance(backend, UsesSecrets)
+        reg = SecretRegistry()
+        backend.use_secrets(reg)
+        backend.use_secrets(reg)  # a console restart hands it over again: no double work
+        reg.add("learned-after-construction-1")
+        err = backend._upstream.scrubbed(errors.UpstreamError("echo learned-after-construction-1 "
+                                                              "https://u:pw-in-url@h.example/x"))
+        assert "learned-after-construction-1" not in err.message and "pw-in-url" not in err.message

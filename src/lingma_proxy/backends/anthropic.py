@@ -33,6 +33,7 @@ from ..dialects.anthropic_messages import (
     parse_response,
     render_request,
 )
+from ..redaction import SecretRegistry
 from ..sse import SSEDecoder
 from .base import CLIENT_HEADERS, BackendState, Capabilities, Forwarded
 from .http_upstream import HttpUpstream, Opened, Phase, Scrub, Timeouts, describe_body
@@ -108,6 +109,10 @@ class AnthropicBackend:
         self._upstream = HttpUpstream(self._session.get, Timeouts(connect_timeout, first_byte_timeout, total_timeout),
                                       scrub=scrub, secrets=(api_key, proxy_key))
         self._models: tuple[float, list[ir.ModelInfo]] | None = None
+
+    def use_secrets(self, registry: SecretRegistry) -> None:
+        """Upstream error texts are scrubbed with the process's registry as well (``UsesSecrets``)."""
+        self._upstream.use_secrets(registry)
 
     def __repr__(self) -> str:
         return f"AnthropicBackend({self.name!r}, {self.endpoint!r})"

@@ -23,6 +23,7 @@ from typing import Literal, Protocol
 import aiohttp
 
 from .. import errors
+from ..redaction import SecretRegistry
 from .http_util import read_capped, release
 
 __all__ = ["DROPS", "Faults", "HttpUpstream", "Opened", "Phase", "Scrub", "Timeouts", "describe_body",
@@ -91,7 +92,7 @@ class HttpUpstream:
     """One backend's upstream: its session (a getter: created lazily, in the running loop),
     timeouts and scrub (see the module docstring)."""
 
-    __slots__ = ("_scrub", "_secrets", "session", "timeouts")
+    __slots__ = ("_registry", "_scrub", "_secrets", "session", "timeouts")
 
     def __init__(self, session: Callable[[], aiohttp.ClientSession], timeouts: Timeouts, *,
                  scrub: Scrub | None = None,
@@ -101,13 +102,21 @@ class HttpUpstream:
         self._scrub = scrub or redact_urls
         # Secrets the backend itself holds (its keys): replaced even when the hook knows nothing.
         self._secrets = tuple(s for s in secrets if s and len(s) >= 4)
+        self._registry: SecretRegistry | None = None
 
     def scrub(self, text: str) -> str:
         """The one scrub every upstream error text passes through."""
+        if self._registry is not None:
+            text = self._registry.scrub_text(text)
         for s in self._secrets:
             if s in text:
                 text = text.replace(s, "***")
         return self._scrub(text)
+
+    def use_secrets(self, registry: SecretRegistry) -> None:
+        """Scrub with the process's one registry too (``UsesSecrets``: the composition root hands
+        it over before serving), ahead of the hook: every configured or learned secret, every spelling."""
+        self._registry = registry
 
     def scrubbed(self, err: errors.ProxyError) -> errors.ProxyError:
         msg = self.scrub(err.message)

@@ -27,6 +27,7 @@ from ..dialects.openai_chat import (
     parse_response,
     render_request,
 )
+from ..redaction import SecretRegistry
 from ..sse import SSEDecoder
 from .base import BackendState, Capabilities
 from .http_upstream import HttpUpstream, Opened, Phase, Scrub, Timeouts, describe_body
@@ -123,6 +124,10 @@ class OpenAICompatBackend:
         self._ctx_dead: set[str] = set()  # discovery endpoints this server does not have
         self._ctx_source: str | None = None  # the one that answered
         self._loaded_cache: tuple[float, str | None] | None = None
+
+    def use_secrets(self, registry: SecretRegistry) -> None:
+        """Upstream error texts are scrubbed with the process's registry as well (``UsesSecrets``)."""
+        self._upstream.use_secrets(registry)
 
     def __repr__(self) -> str:
         return f"OpenAICompatBackend({self.name!r}, {self.endpoint!r})"

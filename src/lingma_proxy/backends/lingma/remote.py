@@ -141,6 +141,7 @@ class RemoteBackend:
     def use_secrets(self, registry: SecretRegistry) -> None:
         """The login is read lazily (and again when its files change): each one read is added."""
         self._secrets = registry
+        self._upstream.use_secrets(registry)
 
     async def credential(self) -> Credential:
         cred = await asyncio.to_thread(self.store.get)
