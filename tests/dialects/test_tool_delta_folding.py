@@ -170,7 +170,8 @@ def oc_minted(cid: str) -> bool:
 W = '{"city": "Paris"}'
 
 
-def tc(index: int | None = None, id: str | None = None, name: str | None = None, args: str | None = None) -> dict[str, Any]:
+def tc(index: int | None = None, id: str | None = None, name: str | None = None,
+       args: str | None = None) -> dict[str, Any]:
     d: dict[str, Any] = {}
     if index is not None:
         d["index"] = index
@@ -266,4 +267,5 @@ def test_a_call_without_an_id_waits_for_it_or_for_complete_arguments() -> None:
     p.feed(sse.SSEEvent(data=orjson.dumps(chunk(role="assistant")).decode()))
     assert feed([tc(0, name="Bash", args='{"c": ')]) == []  # no id yet: it may come on the last delta
     out = feed([tc(0, args="1}")])  # complete: no id is coming with more arguments
-    assert isinstance(out[0], ir.BlockStart) and oc_minted(out[0].id or "") and out[1] == ir.ToolArgsDelta(0, '{"c": 1}')
+    assert isinstance(out[0], ir.BlockStart) and oc_minted(out[0].id or "")
+    assert out[1] == ir.ToolArgsDelta(0, '{"c": 1}')

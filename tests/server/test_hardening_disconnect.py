@@ -343,8 +343,12 @@ def test_a_stream_that_ends_while_the_client_reads_is_not_client_gone(anthropic_
 
 
 def test_latency_report() -> None:
-    """Not a check of its own: prints what the cases above measured (pytest -s shows it)."""
-    if LATENCIES:
-        ordered = sorted(LATENCIES)
-        print(f"\nclient close -> upstream closed, {len(ordered)} cases: median {ordered[len(ordered) // 2] * 1000:.1f} ms,"
-              f" max {ordered[-1] * 1000:.1f} ms")
+    """The median of what the cases above measured is within the 100 ms promise (each case only
+    had to be within BUDGET); pytest -s prints the figures."""
+    if not LATENCIES:
+        pytest.skip("measures the disconnect cases of this module: run them together")
+    ordered = sorted(LATENCIES)
+    median = ordered[len(ordered) // 2]
+    print(f"\nclient close -> upstream closed, {len(ordered)} cases: median {median * 1000:.1f} ms,"
+          f" max {ordered[-1] * 1000:.1f} ms")
+    assert median < 0.1

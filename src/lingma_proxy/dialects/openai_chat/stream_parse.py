@@ -22,8 +22,8 @@ interleave. The rules that keep every byte without breaking the IR:
 * Deltas are matched to calls by ``index``; without one by ``id``; without both a ``name``
   starts a new call unless the last call's name is still growing, and a bare fragment
   continues the last call (or, when a chunk lists several, the call at that position).
-  Missing ids become a stable ``call_<24 hex>``; arguments given as an object are dumped; a cumulative snapshot (a fragment that repeats everything so far) only
-  adds its new tail.
+  Missing ids become a stable ``call_<24 hex>``; arguments given as an object are dumped;
+  a cumulative snapshot (a fragment that repeats everything so far) only adds its new tail.
 * ``finish_reason`` and usage are only recorded: arguments and the usage chunk may follow
   the finish chunk, so ``MessageDelta``/``MessageStop`` go out at ``[DONE]`` or ``finish()``.
 """
