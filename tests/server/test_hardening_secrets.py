@@ -530,3 +530,49 @@ def test_a_non_ascii_admin_key_matches_its_utf8_bytes(key: str, tmp_path: Path) 
         assert r.status_code == 303
         cookie = r.headers["set-cookie"].split(";", 1)[0].encode()
         assert _raw_request(s.url, "GET", "/console/api/overview", [(b"cookie", cookie)]) == 200
+
+
+# ----------------------------------------------------------------------------- mid-stream upstream errors
+
+
+@pytest.fixture(scope="module")
+def midstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerThread, FakeAnthropicUpstream,
+                                                                           FakeOpenAIUpstream]]:
+    anthropic_fake = FakeAnthropicUpstream().start_thread()
+    openai_fake = FakeOpenAIUpstream().start_thread()
+    home = tmp_path_factory.mktemp("mid")
+    config = home / "config.json"
+    config.write_bytes(orjson.dumps({
+        "api_key": SECRETS["api_key"], "admin_key": SECRETS["admin_key"], "backend": "openai",
+        "openai_base_url": openai_fake.base_url, "openai_api_key": SECRETS["openai_api_key"],
+        "anthropic_base_url": anthropic_fake.url, "anthropic_api_key": SECRETS["anthropic_api_key"],
+        "routes": [{"pattern": "claude-*", "backend": "anthropic"}], "record": False, "trace": False,
+        "data_dir": str(home / "data")}))
+    with ServerThread(load_settings({"config": str(config)}, {}, home, home)) as s:
+        yield s, anthropic_fake, openai_fake
+    anthropic_fake.stop_thread()
+    openai_fake.stop_thread()
+
+
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize("kind", ["api_key", "admin_key", "openai_api_key", "anthropic_api_key"])
+def test_an_error_event_inside_a_stream_never_quotes_a_secret(
+        midstream: tuple[ServerThread, FakeAnthropicUpstream, FakeOpenAIUpstream], api: str, kind: str) -> None:
+    """An Anthropic stream that starts, then sends ``event: error`` quoting a key: passed through
+    byte for byte to an Anthropic client (all but the key), translated for the others."""
+    server, anthropic_fake, _ = midstream
+    frames = text_frames("partial answer", model="claude-test")[:3]
+    anthropic_fake.queue(AReply.sse([*frames, error_frame_quoting(SECRETS[kind])]))
+    path, body = body_for(Case(kind, "upstream_error", api, "anthropic", True), "mid")
+    with httpx.Client(timeout=20) as c:
+        r = c.post(server.url + path, json=body, headers={"authorization": f"Bearer {SECRETS['api_key']}",
+                                                           "anthropic-version": "2023-06-01"})
+    assert r.status_code == 200
+    assert "error" in r.text and "[REDACTED]" in r.text, r.text[-400:]
+    assert not leaks(r.content), f"{leaks(r.content)} in {r.text[-400:]!r}"
+
+
+def error_frame_quoting(secret: str) -> bytes:
+    from fakes.anthropic_upstream import error_frame
+
+    return error_frame("authentication_error", f"the key {secret} was revoked mid-stream")

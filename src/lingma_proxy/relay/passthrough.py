@@ -195,6 +195,8 @@ async def _pipe(relay: Relay, dialect: ModuleType, fwd: Forwarded, ex: Exchange 
     try:
         try:
             async for chunk in fwd.body:
+                if sse and b"event: error" in chunk:  # the upstream's error text may quote a key (relay/scrub.py)
+                    chunk = relay.secrets.scrub_bytes(chunk)
                 if ex is not None:
                     if ex.ttfb_ms is None:
                         ex.ttfb_ms = (time.perf_counter() - t0) * 1000
