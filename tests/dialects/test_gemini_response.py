@@ -402,7 +402,8 @@ def check_invariants(events: list[ir.Event]) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(st.text(max_size=40), st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode())))
+@given(st.one_of(st.text(max_size=40), st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode()),
+                 st.text(max_size=8).map(lambda t: base64.b64encode(b"lingma-proxy:sig:" + t.encode()).decode())))
 def test_signatures_survive_every_client_re_encoding(sig: str) -> None:
     """Whatever the signature, the client may send it back as the Python SDK does (decoded,
     re-encoded URL-safe), as the JS SDK does (unchanged) or unpadded: it reads back the same."""

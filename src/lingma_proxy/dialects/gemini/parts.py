@@ -34,7 +34,8 @@ _WRAP = b"lingma-proxy:sig:"
 def sig_out(sig: str) -> str:
     """An IR signature as a thoughtSignature that comes back to ``sig_in`` unchanged."""
     try:
-        if base64.b64encode(base64.b64decode(sig, validate=True)).decode() == sig:
+        raw = base64.b64decode(sig, validate=True)
+        if base64.b64encode(raw).decode() == sig and not raw.startswith(_WRAP):
             return sig
     except (binascii.Error, ValueError):
         pass
