@@ -119,9 +119,11 @@ def one_level(concurrency: int, seconds: float, drain: float, logdir: Path,
         db = logdir / "home" / ".local" / "share" / "lingma-proxy" / "proxy.db"
         before = rows(db)
         busy0, total0 = procs.machine_cpu()
+        cpu0 = procs.cpu_seconds(proxy.pid)
         t0 = time.perf_counter()
         counts = asyncio.run(drive(url, concurrency, seconds))
         wall = time.perf_counter() - t0
+        cpu1 = procs.cpu_seconds(proxy.pid)
         busy1, total1 = procs.machine_cpu()
         at_end = rows(db) - before
         # the writer catches up after the load: wait until the file stops growing
@@ -138,6 +140,8 @@ def one_level(concurrency: int, seconds: float, drain: float, logdir: Path,
         return {
             "concurrency": concurrency, "seconds": round(wall, 1), **counts,
             "req_per_s": round(counts["sent"] / wall), "written_at_end_of_load": at_end,
+            # the proxy's CPU (all threads: the writer's share included) per request during the load
+            "proxy_cpu_us_per_req": round((cpu1 - cpu0) / max(1, counts["sent"]) * 1e6),
             "written": written, "lost": counts["sent"] - written,
             "health_dropped": rec.get("dropped"), "peak_queued": rec.get("peak_queued"),
             "machine_busy": round((busy1 - busy0) / (total1 - total0), 2),
