@@ -82,7 +82,7 @@ class StreamRenderer:
             return out
         if isinstance(ev, ir.BlockStop):
             if self._tool is not None and self._tool[0] == ev.index:
-                index, cid, name, args = self._tool
+                _, cid, name, args = self._tool
                 self._tool = None
                 part = {"functionCall": function_call(ir.ToolCallPart(cid, name, "".join(args) or "{}"))}
                 self._calls.append(self._signed(part))
