@@ -39,7 +39,7 @@ MIN_LENGTH = 8
 # Below this many characters a regex search beats a containment test per form; above it, C
 # substring search (`form in text`) over every form is several times faster than one
 # alternation regex, and the regex then runs only on text that holds a secret.
-_SHORT = 256
+_SHORT = 96
 # a name (config option, query parameter) whose value is a credential: "api_key", "x-api-key",
 # "access_token", "client_secret", "password"; not "max_tokens" or "tokenizer"
 SECRET_NAME = re.compile(r"(?i)(?:^|[_.-])(?:api[_-]?key|key|token|secret|password|passwd|credentials?|cookie|auth"

@@ -57,10 +57,14 @@ def create_app(settings: Any, backends: dict[str, Backend] | None = None) -> Sta
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         scrubber = LogScrubber(secrets).install()  # before anything logs: every record scrubbed
-        built = await core.build(settings, backends, secrets)
-        app.state.relay = Relay(built.backends, relay_options(settings, built), secrets=secrets)
-        tracer = traces.install(app.state.relay, settings, built.backends, secrets=secrets)
-        app.state.obs = Observability(settings, secrets).install(app.state.relay)  # recorder, log ring
+        try:
+            built = await core.build(settings, backends, secrets)
+            app.state.relay = Relay(built.backends, relay_options(settings, built), secrets=secrets)
+            tracer = traces.install(app.state.relay, settings, built.backends, secrets=secrets)
+            app.state.obs = Observability(settings, secrets).install(app.state.relay)  # recorder, log ring
+        except BaseException:  # a server that cannot start leaves no handler behind
+            scrubber.uninstall()
+            raise
         try:
             yield
         finally:
