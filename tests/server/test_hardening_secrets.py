@@ -576,3 +576,88 @@ def error_frame_quoting(secret: str) -> bytes:
     from fakes.anthropic_upstream import error_frame
 
     return error_frame("authentication_error", f"the key {secret} was revoked mid-stream")
+
+
+# ----------------------------------------------------------------------------- secrets that arrive later
+
+
+def _records_text(data_dir: Path) -> str:
+    conn = sqlite3.connect(data_dir / "proxy.db")
+    try:
+        return "\n".join(" | ".join("" if v is None else str(v) for v in row)
+                         for table in ("requests", "logs") for row in conn.execute(f"SELECT * FROM {table}"))  # noqa: S608
+    finally:
+        conn.close()
+
+
+def _wait_rows(server: ServerThread, n: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(httpx.get(server.url + "/console/api/requests?limit=500").json()["requests"]) < n:
+        assert time.monotonic() < deadline, "requests were not recorded"
+        time.sleep(0.05)
+
+
+def test_a_lingma_login_that_changes_on_disk_is_learned(tmp_path: Path) -> None:
+    """The remote backend re-reads its credentials file when it changes: the new login joins the
+    registry at once, and a prompt or an upstream error quoting it is scrubbed like the first."""
+    second = Account(cosy_key="COSY-second-login-Zq8Wm3Xr7Lp2", encrypt_user_info="EUI-second-login-Hk4Gf9Ds2Aj6",
+                     user_id="1000000000008888", machine_id="fedcba9876543210-SECOND-MACHINE")
+    emu = LingmaRemoteEmulator(accounts=(ACCOUNT, second)).start_thread()
+    creds = tmp_path / "credentials.json"
+
+    def login(a: Account) -> None:
+        creds.write_bytes(orjson.dumps({"source": "test", "auth": {
+            "cosy_key": a.cosy_key, "encrypt_user_info": a.encrypt_user_info, "user_id": a.user_id,
+            "machine_id": a.machine_id}}))
+
+    login(ACCOUNT)
+    settings = load_settings({"backend": "remote", "remote_base_url": emu.url, "remote_auth_file": str(creds),
+                              "remote_fallback": False, "data_dir": str(tmp_path / "data"), "trace": True},
+                             {}, tmp_path, tmp_path)
+    try:
+        with ServerThread(settings) as s, httpx.Client(timeout=20) as c:
+            def chat(text: str) -> httpx.Response:
+                return c.post(s.url + "/v1/chat/completions",
+                              json={"model": "kmodel", "messages": [{"role": "user", "content": text}]})
+
+            assert chat("first").status_code == 200
+            time.sleep(0.05)
+            login(second)  # the user logged in again elsewhere: a new file, a new key
+            assert chat(f"quoting {second.cosy_key} and {second.encrypt_user_info}").status_code == 200
+            assert second.cosy_key in s.app.state.secrets.values()
+            emu.queue(LReply.http(403, orjson.dumps({"success": False, "errorCode": "403",
+                                                     "errorMessage": f"login {second.cosy_key} refused"})))
+            r = chat("again")
+            assert r.status_code == 403 and second.cosy_key not in r.text
+            _wait_rows(s, 3)
+            logs = httpx.get(s.url + "/debug/logs?limit=2000").text
+        text = _records_text(tmp_path / "data") + logs
+        text += "".join(p.read_text() for p in (tmp_path / "data" / "traces").rglob("*.json"))
+        for secret in (second.cosy_key, second.encrypt_user_info, ACCOUNT.cosy_key):
+            assert secret not in text
+    finally:
+        emu.stop_thread()
+
+
+def test_a_key_applied_from_the_console_joins_the_registry(tmp_path: Path) -> None:
+    fake = FakeOpenAIUpstream().start_thread()
+    settings = load_settings({"backend": "openai", "openai_base_url": fake.base_url, "data_dir": str(tmp_path),
+                              "trace": True}, {}, tmp_path, tmp_path)
+    new_key = "lm-rotated-key-Qw3Er5Ty7Ui9"
+    try:
+        with ServerThread(settings) as s, httpx.Client(timeout=20) as c:
+            r = c.post(s.url + "/console/api/settings", json={"values": {"openai_api_key": new_key}})
+            assert r.status_code == 200, r.text
+            assert new_key not in r.text
+            fake.queue(Reply.error(401, f"Incorrect API key provided: {new_key}"))
+            err = c.post(s.url + "/v1/chat/completions",
+                         json={"model": "fake-model", "messages": [{"role": "user", "content": f"k {new_key}"}]})
+            assert err.status_code == 401 and new_key not in err.text and "[REDACTED]" in err.text
+            assert fake.chat_requests()[-1].headers["authorization"] == f"Bearer {new_key}"  # still sent upstream
+            _wait_rows(s, 1)
+            answers = [c.get(s.url + u).text for u in ("/console/api/settings", "/debug/requests", "/debug/logs")]
+        written = _records_text(tmp_path) + "".join(answers)
+        written += "".join(p.read_text() for p in (tmp_path / "traces").rglob("*.json"))
+        assert new_key not in written
+    finally:
+        fake.stop_thread()
