@@ -219,3 +219,39 @@ def test_batched_writes_store_every_row_and_sum_usage(tmp_path: Path, n: int) ->
     assert sum(u["requests"] for u in usage) == n
     assert sum(u["errors"] for u in usage) == len([i for i in range(n) if i % 5 == 0])
     assert sum(u["input_tokens"] for u in usage) == 2 * n
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), secrets=secrets_st)
+def test_a_non_json_body_is_clean_bounded_text(data: Any, secrets: list[str]) -> None:
+    parts = data.draw(st.lists(st.one_of(plain_st, st.sampled_from(secrets),
+                                         st.integers(0, 50).map(lambda k: blob(k, 1500))), max_size=8))
+    raw = ("not json: " + " ".join(parts)).encode()
+    text, cut = Scrubber(Sanitizer(secrets)).body(raw, 2048)
+    assert text is not None and text.startswith("not json: ")
+    assert_clean(text, secrets)
+    assert len(text) <= 2048 + 60
+
+
+# ----------------------------------------------------------------------------- the queue's last-resort bounds
+
+
+@pytest.mark.parametrize("records,bytes_", [(1000, 3 * 2048 + 100), (4, 10**9)])
+def test_the_queue_is_bounded_by_records_and_by_bytes(tmp_path: Path, records: int, bytes_: int) -> None:
+    from lingma_proxy.exchange import Exchange
+    from lingma_proxy.storage.recorder import Recorder
+    from storage.test_recording import StalledWriter
+
+    writer = StalledWriter()
+    rec = Recorder(tmp_path / "proxy.db", queue_size=records, queue_bytes=bytes_, write=writer)
+    rec(Exchange("first", time.time(), "openai_chat", status=200))
+    assert writer.entered.wait(5)  # the writer holds "first" and hangs
+    for i in range(20):
+        rec(Exchange(f"r{i}", time.time(), "openai_chat", status=200, request_body=b"{}"))
+    kept = 4 if records == 4 else 3  # 3 records of 2 KiB overhead + 2 bytes fit in the byte bound
+    status = rec.status()
+    assert status["queued"] == kept and status["dropped"] == 20 - kept and status["peak_queued"] == kept
+    writer.release.set()
+    rec.close()
+    conn = db.connect(tmp_path / "proxy.db", readonly=True)
+    assert conn.execute("SELECT count(*) FROM requests").fetchone()[0] == 1 + kept
