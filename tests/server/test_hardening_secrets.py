@@ -661,3 +661,27 @@ def test_a_key_applied_from_the_console_joins_the_registry(tmp_path: Path) -> No
         assert new_key not in written
     finally:
         fake.stop_thread()
+
+
+def test_health_and_model_lists_never_quote_a_secret(tmp_path: Path) -> None:
+    """A backend state or model list error that quotes a key (here: an upstream answering its
+    model list with an error naming it) reaches /health and the model routes scrubbed."""
+    fake = FakeOpenAIUpstream().start_thread()
+    key = SECRETS["openai_api_key"]
+    fake.models_status = 401
+    settings = load_settings({"backend": "openai", "openai_base_url": fake.base_url, "openai_api_key": key,
+                              "data_dir": str(tmp_path), "record": False}, {}, tmp_path, tmp_path)
+    try:
+        with ServerThread(settings) as s, httpx.Client(timeout=20) as c:
+            # texts an upstream's failure puts into backend states and model lists, as if they were keys
+            s.app.state.secrets.add("models unavailable", "answered HTTP 401")
+            redacted = 0
+            for path in ("/", "/health", "/v1/models", "/models", "/api/tags", "/api/v1/models", "/capabilities"):
+                r = c.get(s.url + path)
+                assert r.status_code != 500, (path, r.status_code)
+                assert not [t for t in ("models unavailable", "answered HTTP 401", key) if t in r.text], \
+                    (path, r.text[:300])
+                redacted += "[REDACTED]" in r.text
+            assert redacted  # the error text was there, scrubbed
+    finally:
+        fake.stop_thread()

@@ -1,9 +1,13 @@
-"""The console's and the debug endpoints' JSON answers never carry a registered secret.
+"""The console's, the debug endpoints' and the discovery routes' JSON answers never carry a
+registered secret.
 
-Those answers gather text from everywhere (records, the log ring, backend states, model list
-errors, probe answers, settings views): rather than trusting each producer, every JSON answer
-on an admin path (``admin.is_admin_path``) passes the process's ``SecretRegistry`` once, as
-bytes, on its way out. Static console files and non-JSON answers go through untouched.
+Those answers gather text from everywhere (records, the log ring, backend states on /health,
+model list errors, probe answers, settings views): rather than trusting each producer, every
+JSON answer on an admin path (``admin.is_admin_path``) and every JSON answer to a ``GET``
+(/health, /v1/models, /props ...) passes the process's ``SecretRegistry`` once, as bytes, on
+its way out. The generation and count endpoints are the relay's (``Relay.scrubbed``: error
+bodies only, a successful answer is the client's own). Static console files and non-JSON
+answers go through untouched.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ class ScrubAnswers:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or not is_admin_path(path) or path.startswith(_STATIC) \
-                or not len(self.secrets):
+        if scope["type"] != "http" or path.startswith(_STATIC) or not len(self.secrets) \
+                or not (is_admin_path(path) or scope.get("method") in ("GET", "HEAD")):
             await self.app(scope, receive, send)
             return
         start: Message | None = None
