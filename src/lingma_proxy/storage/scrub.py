@@ -40,8 +40,11 @@ _DATA_URL = re.compile(rb'"data:([\w.+/-]{0,100})(?:;[^,"\\]{0,200})?,([^"\\]*+)
 _MEDIA_DATA = re.compile(rb'"media_type":"([^"\\]{1,100})","data":"([^"\\]*+)"')
 _DATA_MEDIA = re.compile(rb'"data":"([^"\\]*+)","media_type":"([^"\\]{1,100})"')
 # a run of base64 characters, MIME line breaks (the JSON escapes \r\n) allowed between pieces;
-# the 64-character floor keeps the callback off ordinary words, the callback checks the length
-_RUN = re.compile(rb"(?<![" + _B64 + rb"\\])[" + _B64 + rb"]{64,}+(?:(?:\\r)?\\n[" + _B64 + rb"]++)*+={0,2}")
+# the 64-character floor keeps the callback off ordinary words, the callback checks the length.
+# It starts where no base64 character precedes, or right after an escape (\n, \\, \u0001), never
+# on the second character of an escape (the n of \n, the u of \u00e9): that would break the JSON.
+_RUN = re.compile(rb"(?:(?<![" + _B64 + rb"\\])|(?<=\\[/bfnrt])|(?<=\\u[0-9a-fA-F]{4})|(?<=\\)(?![/bfnrtu]))"
+                  rb"[" + _B64 + rb"]{64,}+(?:(?:\\r)?\\n[" + _B64 + rb"]++)*+={0,2}")
 
 
 def _key_alternatives() -> bytes:
