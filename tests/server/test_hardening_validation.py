@@ -609,3 +609,50 @@ def test_count_endpoints_refuse_the_same(openai_side, name, build, dialect) -> N
     body_ok, _ = user_image(dialect, data=B64["image/png"], media="image/png")
     ok = httpx.post(server.url + COUNT_PATHS[dialect], json=body_ok, timeout=10)
     assert ok.status_code == 200 and ok.json()["input_tokens"] > 0, ok.text
+
+
+# --------------------------------------------------------------------------- Lingma IPC backend
+
+
+@pytest.fixture(scope="module")
+def ipc_side(tmp_path_factory) -> Iterator[tuple[ServerThread, Any, Any]]:
+    from fakes.lingma_ipc import LingmaIPCEmulator
+
+    from lingma_proxy.config import load_settings
+    emu = LingmaIPCEmulator().start_thread(socket_path=str(tmp_path_factory.mktemp("rt") / "lingma.sock"))
+    home = tmp_path_factory.mktemp("home")
+    settings = load_settings({"backend": "ipc", "ws_url": emu.url, "ping_interval": 10.0, "cwd": "/w",
+                              "allow_local_images": True, "trace": False}, {}, home, home)
+    try:
+        with ServerThread(settings) as server:
+            yield server, emu, tmp_path_factory.mktemp("pics")
+    finally:
+        emu.stop_thread()
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_ipc_gets_the_bytes_of_a_local_image_in_its_own_temp_file(ipc_side, dialect) -> None:
+    import os
+    server, emu, root = ipc_side
+    emu.reset()
+    path = root / "screen.png"
+    path.write_bytes(MAGIC["image/png"])
+    body, _ = user_image(dialect, url=str(path))
+    body["model"] = "Qwen3-Coder"
+    accepted(server, dialect, body)
+    (image,) = emu.images
+    assert image["data"] == B64["image/png"] and image["mimeType"] == "image/png"
+    assert image["path"] != str(path) and str(path) not in image["uri"]  # the runtime never sees the client's path
+    assert not os.path.exists(image["path"])  # the backend's temp file is gone after the turn
+    emu.reset()
+    bad, param = user_image(dialect, url="ftp://example.com/x.png")
+    bad["model"] = "Qwen3-Coder"
+    refused(server, _NoUpstream(), dialect, bad, param)
+    assert "session/prompt" not in emu.methods()
+
+
+class _NoUpstream:
+    """Stands in for a fake upstream where the check is done another way (the emulator's log)."""
+
+    def messages(self) -> list[Any]:
+        return []
