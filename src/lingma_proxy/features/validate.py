@@ -172,8 +172,8 @@ class _Pass:
         path = self.where(part, f"messages[{i}].content[{j}]")
         if part.tool_call_id not in self.calls:
             raise errors.InvalidRequest(
-                f"{path}: unexpected tool result id {part.tool_call_id!r}: no earlier tool call has "
-                "this id (each tool result must answer a tool call of a previous assistant turn)",
+                f"{path}: unexpected tool result id found: {part.tool_call_id}. No earlier tool call has "
+                "this id: each tool result must answer a tool call of a previous assistant turn",
                 param=path)
         if pending:
             pending.pop(part.tool_call_id, None)
