@@ -39,9 +39,10 @@ def _unique(rs: list[list[str]]) -> list[list[str]]:
 def anthropic_body(rs: list[list[str]], answered: list[list[str]]) -> dict:
     msgs: list[dict] = [{"role": "user", "content": "go"}]
     for calls, results in zip(rs, answered):
-        msgs.append({"role": "assistant", "content": [{"type": "tool_use", "id": c, "name": "t", "input": {}} for c in calls]})
-        msgs.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": r, "content": "ok"} for r in results]
-                     + [{"type": "text", "text": "more"}]})
+        uses = [{"type": "tool_use", "id": c, "name": "t", "input": {}} for c in calls]
+        answers = [{"type": "tool_result", "tool_use_id": r, "content": "ok"} for r in results]
+        msgs.append({"role": "assistant", "content": uses})
+        msgs.append({"role": "user", "content": [*answers, {"type": "text", "text": "more"}]})
     return {"model": "m", "max_tokens": 5, "messages": msgs}
 
 
@@ -93,8 +94,11 @@ def test_paired_conversations_pass_and_any_broken_pair_is_named(dialect, build, 
     assert victim in info.value.message  # the dropped call's id, or the renamed result's
 
 
+MEDIA = [*validate.SUPPORTED_MEDIA, "image/jpg", "IMAGE/PNG", "image/bmp", ""]
+
+
 @settings(max_examples=300, deadline=None)
-@given(raw=st.binary(max_size=64), media=st.sampled_from([*validate.SUPPORTED_MEDIA, "image/jpg", "IMAGE/PNG", "image/bmp", ""]))
+@given(raw=st.binary(max_size=64), media=st.sampled_from(MEDIA))
 def test_any_image_bytes_pass_or_are_refused_cleanly(raw: bytes, media: str) -> None:
     part = ir.ImagePart(media_type=media, data=base64.b64encode(raw).decode())
     try:

@@ -316,7 +316,8 @@ UNKNOWN = unknown_result_cases()
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
 @pytest.mark.parametrize("dialect", DIALECTS)
 @pytest.mark.parametrize(("name", "calls", "results", "bad"), UNKNOWN, ids=[c[0] for c in UNKNOWN])
-def test_unknown_tool_result_id_refused(openai_side, anthropic_side, name, calls, results, bad, dialect, stream) -> None:
+def test_unknown_tool_result_id_refused(openai_side, anthropic_side, name, calls, results, bad, dialect,
+                                        stream) -> None:
     body = tool_round(dialect, calls, results, then_user=True)
     body["stream"] = stream
     message = refused(*openai_side, dialect, body, result_path(dialect, len(calls), bad))

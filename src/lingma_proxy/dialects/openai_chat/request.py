@@ -241,7 +241,8 @@ class _Messages:
             fname = msg.get("name")
             _expect(isinstance(fname, str) and bool(fname), "a non-empty string", fname, pm + ".name")
             cid = self.legacy_call_id or f"call_legacy_{fname}"
-        part = ir.ToolResultPart(cast(str, cid), tuple(_parts(msg.get("content"), pm + ".content", _USER, self.origins)))
+        content = _parts(msg.get("content"), pm + ".content", _USER, self.origins)
+        part = ir.ToolResultPart(cast(str, cid), tuple(content))
         self.origins[id(part)] = pm + (".tool_call_id" if role == "tool" else ".name")
         if self.results is None:
             self.results = [part]
