@@ -35,7 +35,14 @@ LogLine = tuple[float, str, str, str]  # ts, level, logger, message
 QUEUE_RECORDS = 50_000
 QUEUE_BYTES = 128 * 1024 * 1024
 RECORD_OVERHEAD = 2048  # bytes a queued exchange holds besides its bodies (objects, the folded answer)
-SLICE = 0.001  # seconds of sanitizing between two hand-backs of the GIL to the event loop
+# Seconds of sanitizing between two hand-backs of the GIL to the event loop: short while the
+# writer keeps up (the streams' tail latency), longer as a backlog builds. Every hand-back can
+# cost the writer a whole 5 ms switch interval before it runs again on a saturated loop: with a
+# 1 ms slice it wrote 160-380 records/s against a thread that never releases the GIL, with 4 ms
+# 1,430 (bench/writer_capacity.py).
+SLICE_MIN = 0.001
+SLICE_MAX = 0.004
+SLICE_PER_QUEUED = 0.00001  # 300 records queued: the longest slice
 PRUNE_EVERY = 600.0  # seconds between retention passes
 
 
@@ -142,6 +149,7 @@ class Recorder:
         lines: list[LogLine] = []
         clock = time.perf_counter
         began = clock()
+        span = min(SLICE_MAX, SLICE_MIN + len(batch) * SLICE_PER_QUEUED)
         for item in batch:
             if isinstance(item, Exchange):
                 try:
@@ -151,9 +159,8 @@ class Recorder:
                     log.exception("cannot record request %s", item.id)
                 # Hand the GIL back to the event loop now and then: sanitizing holds it, and a
                 # thread that keeps it for a whole 5 ms switch interval shows up directly in the
-                # streams' tail latency. Per record was too often: on a saturated loop each
-                # hand-back can cost the writer a switch interval to get the GIL again.
-                if clock() - began > SLICE:
+                # streams' tail latency. Per record (as before) starved the writer: see SLICE_MIN.
+                if clock() - began > span:
                     time.sleep(0)
                     began = clock()
             else:
