@@ -154,6 +154,8 @@ class _Pass:
             if self.open and msg.role != "system":
                 pending, self.open = self.open, {}
             for j, part in enumerate(msg.content):
+                if type(part) is ir.TextPart or type(part) is ir.ThinkingPart:
+                    continue  # most parts: skipped at the cost of two identity checks
                 if isinstance(part, ir.ImagePart):
                     self.local |= check_image(part, self.where(part, f"messages[{i}].content[{j}]"),
                                               allow_local=self.allow_local)
@@ -169,18 +171,18 @@ class _Pass:
             self._unanswered(self.open)
 
     def _result(self, part: ir.ToolResultPart, i: int, j: int, pending: dict[str, _Open] | None) -> None:
-        path = self.where(part, f"messages[{i}].content[{j}]")
+        if pending:
+            pending.pop(part.tool_call_id, None)
         if part.tool_call_id not in self.calls:
+            path = self.where(part, f"messages[{i}].content[{j}]")
             raise errors.InvalidRequest(
                 f"{path}: unexpected tool result id found: {part.tool_call_id}. No earlier tool call has "
                 "this id: each tool result must answer a tool call of a previous assistant turn",
                 param=path)
-        if pending:
-            pending.pop(part.tool_call_id, None)
         for k, inner in enumerate(part.content):
-            if isinstance(inner, ir.ImagePart):
-                self.local |= check_image(inner, self.where(inner, f"{path}.content[{k}]"),
-                                          allow_local=self.allow_local)
+            if type(inner) is ir.ImagePart:  # paths are built only for the rare image
+                fallback = f"{self.where(part, f'messages[{i}].content[{j}]')}.content[{k}]"
+                self.local |= check_image(inner, self.where(inner, fallback), allow_local=self.allow_local)
 
     def _unanswered(self, unanswered: dict[str, _Open]) -> None:
         missing = list(unanswered.values())
