@@ -35,6 +35,7 @@ from . import remote_signing as rs
 from .remote_cache import CredentialStore
 from .remote_credentials import Credential, expire_text
 from .remote_envelope import DONE, unwrap
+from .remote_images import route_images
 from .remote_models import RemoteModel
 
 log = logging.getLogger("lingma_proxy.remote")
@@ -266,9 +267,7 @@ class RemoteBackend:
     async def stream(self, request: ir.Request) -> AsyncIterator[ir.Event]:
         """Stream ``request``, falling back across models before any output (see module doc)."""
         if self.image_backend is not None and remote_body.has_images(request):
-            from .remote_images import route_images
-
-            async for ev in route_images(self, request):
+            async for ev in route_images(self.image_backend, self.stream_remote, request):
                 yield ev
             return
         async for ev in self.stream_remote(request):

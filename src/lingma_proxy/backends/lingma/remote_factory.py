@@ -27,16 +27,12 @@ def from_settings(cfg: Any, settings: Any) -> RemoteBackend:
 
     image_backend = None
     if opt("image_route", "inline") == "ipc":
-        from ..registry import FACTORIES
+        # the sibling IPC factory directly, not through the registry (which imports this module)
+        from ...config import BackendConfig
+        from .ipc.factory import from_settings as ipc_from_settings
 
         ipc_cfg = settings.backend_named("ipc") if hasattr(settings, "backend_named") else None
-        factory = FACTORIES.get("ipc")
-        if factory is None:
-            log.warning("options.image_route is 'ipc' but no IPC backend is available; images go inline")
-        else:
-            from ...config import BackendConfig
-
-            image_backend = factory(ipc_cfg or BackendConfig("ipc", "ipc", settings.ws_url), settings)
+        image_backend = ipc_from_settings(ipc_cfg or BackendConfig("ipc", "ipc", settings.ws_url), settings)
     order = opt("fallback_models", settings.remote_fallback_models)
     if isinstance(order, str):
         order = [m.strip() for m in order.split(",") if m.strip()]

@@ -8,14 +8,15 @@ description in place of the images (native tools and fallback still apply).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from ... import errors, ir
+from ..base import Backend
 
-if TYPE_CHECKING:
-    from .remote import RemoteBackend
+# The remote API's own stream (images inline), handed in by the remote backend: this module
+# never imports the backend that uses it.
+RemoteStream = Callable[[ir.Request], AsyncIterator[ir.Event]]
 
 FROM_IMAGE = "请只根据图片回答，忽略之前的对话历史："  # "answer only from the image, ignore earlier history:"
 DESCRIBE = "请描述这张图片的主要内容。"  # "describe the main content of this image."
@@ -56,8 +57,7 @@ def without_images(req: ir.Request, description: str) -> ir.Request:
     return replace(req, messages=tuple(msgs))
 
 
-async def route_images(remote: RemoteBackend, req: ir.Request) -> AsyncIterator[ir.Event]:
-    ipc = remote.image_backend
+async def route_images(ipc: Backend, stream_remote: RemoteStream, req: ir.Request) -> AsyncIterator[ir.Event]:
     if not req.tools or (req.tool_choice is not None and req.tool_choice.type == "none"):
         async for ev in ipc.stream(req):
             yield ev
@@ -66,5 +66,5 @@ async def route_images(remote: RemoteBackend, req: ir.Request) -> AsyncIterator[
         answer = ir.accumulate([ev async for ev in ipc.stream(describe_request(req))])
     except errors.ProxyError as exc:
         raise errors.UpstreamError(f"image context extraction through Lingma IPC failed: {exc.message}") from None
-    async for ev in remote.stream_remote(without_images(req, answer.text())):
+    async for ev in stream_remote(without_images(req, answer.text())):
         yield ev
