@@ -62,7 +62,7 @@ async def measure(settings: Any, trace: dict[str, Any], max_tokens: int | None =
     from ..backends import registry
     from ..relay import Relay
     from ..relay.transforms import plan_transforms
-    from ..server.app import relay_options
+    from ..server.core import relay_options
 
     req = replace(ta.parse(trace), stream=True)
     if max_tokens:

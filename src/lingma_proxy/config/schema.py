@@ -284,5 +284,8 @@ KEYS_BY_NAME = {k.name: k for k in KEYS}
 JSON_KEYS: dict[str, str] = {k.name: k.name for k in KEYS} | {a: k.name for k in KEYS for a in k.aliases}
 STRUCTURED_KEYS = ("backends", "routes")
 PATH_KEYS = frozenset({"cwd", "data_dir", "remote_auth_file", "cache_dir", "current_file_path", "shared_client_info"})
+# read once at start by the ASGI stack: a change needs a new process (the console's restart
+# swaps everything else in place)
+RESTART_KEYS = frozenset({"host", "port", "api_key", "insecure_no_auth", "log_level", "trace"})
 # not settings: where the configuration file is
 CONFIG_ENV = "LINGMA_PROXY_CONFIG"

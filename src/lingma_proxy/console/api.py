@@ -18,7 +18,6 @@ from starlette.routing import Route
 from .. import __version__, errors
 from ..config import ConfigError
 from ..dialects import openai_chat
-from ..server import core
 from ..server.debug import guarded
 from ..storage import bundle, queries
 from ..storage.hub import Observability
@@ -254,7 +253,8 @@ async def settings_apply(request: Request) -> Response:
         except (OSError, ConfigError) as exc:
             return _error(f"the settings were not applied: cannot save them: {exc}", 500)
     try:
-        result = await core.restart(request.app, new)
+        # the composition root's restart service (server/core.py), handed over on app.state
+        result = await request.app.state.restart(new)
     except errors.ProxyError as exc:
         return _error(f"the new settings did not start ({exc.message}); the previous ones keep serving", 400)
     except Exception as exc:  # keep serving on the old core whatever happened

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from ..config import KEYS, ConfigError, Settings, load_settings, read_config_file_if_exists
-from ..config.schema import KEYS_BY_NAME
+from ..config.schema import KEYS_BY_NAME, RESTART_KEYS
 from ..config.settings import SECRET_FIELDS
 
 CONSOLE = "console"
@@ -27,8 +27,6 @@ _DEFAULTS = {f.name: (f.default_factory() if f.default_factory is not MISSING el
 
 def key_table() -> list[dict[str, Any]]:
     """What the settings page needs to draw a form: one entry per simple key."""
-    from ..server.core import RESTART_KEYS
-
     return [{"name": k.name, "type": k.type, "help": k.help, "choices": list(k.choices),
              "env": list(k.env), "flag": k.option, "secret": k.type == "secret",
              "restart": k.name in RESTART_KEYS, "default": _shown_default(k.name)} for k in KEYS]

@@ -7,6 +7,7 @@ or a fake upstream URL in settings. No module-level state.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,36 +16,19 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from ..backends import registry
 from ..backends.base import Backend
-from ..relay import Relay, RelayOptions, RouteRule
-from ..relay.context import backend_context_windows
+from ..relay import Relay
 from ..console import routes as console
 from ..redaction import LogScrubber, SecretRegistry
 from ..storage import traces
 from ..storage.hub import Observability
 from . import api, core, debug, discovery
+from .core import relay_options
 from .auth import AuthMiddleware
 from .origins import OriginsMiddleware
 from .scrub_answers import ScrubAnswers
 
 log = logging.getLogger("lingma_proxy.server")
-
-
-def relay_options(settings: Any, built: registry.Built) -> RelayOptions:
-    return RelayOptions(
-        default_backend=built.default,
-        default_model=settings.model,
-        routes=tuple(RouteRule(r.pattern, r.backend, r.model) for r in settings.routes),
-        max_concurrent=settings.max_concurrent,
-        ping_interval=settings.ping_interval,
-        tool_mode=settings.tool_mode,
-        unavailable_reason=built.unavailable_reason,
-        context_overflow=settings.context_overflow,
-        context_window=settings.context_window,
-        context_windows=backend_context_windows(settings),
-        allow_local_images=settings.allow_local_images,
-    )
 
 
 def create_app(settings: Any, backends: dict[str, Backend] | None = None) -> Starlette:
@@ -92,6 +76,7 @@ def create_app(settings: Any, backends: dict[str, Backend] | None = None) -> Sta
     app.state.settings = settings
     app.state.secrets = secrets
     app.state.backends_override = backends  # kept by console restarts
+    app.state.restart = functools.partial(core.restart, app)  # the service the console's "apply" calls
     return app
 
 

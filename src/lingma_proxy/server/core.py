@@ -16,14 +16,31 @@ from typing import Any
 
 from ..backends import registry
 from ..backends.base import Backend, UsesSecrets
+from ..config.schema import RESTART_KEYS
 from ..redaction import SecretRegistry
-from ..relay import Relay
+from ..relay import Relay, RelayOptions, RouteRule
+from ..relay.context import backend_context_windows
 
 log = logging.getLogger("lingma_proxy.server")
 
 RETIRE_GRACE = 120.0  # seconds old backends keep serving the streams that started on them
-# read once at start by the ASGI stack: a change needs a new process
-RESTART_KEYS = frozenset({"host", "port", "api_key", "insecure_no_auth", "log_level", "trace"})
+__all__ = ["RESTART_KEYS", "build", "close_retired", "relay_options", "restart", "retire"]
+
+
+def relay_options(settings: Any, built: registry.Built) -> RelayOptions:
+    return RelayOptions(
+        default_backend=built.default,
+        default_model=settings.model,
+        routes=tuple(RouteRule(r.pattern, r.backend, r.model) for r in settings.routes),
+        max_concurrent=settings.max_concurrent,
+        ping_interval=settings.ping_interval,
+        tool_mode=settings.tool_mode,
+        unavailable_reason=built.unavailable_reason,
+        context_overflow=settings.context_overflow,
+        context_window=settings.context_window,
+        context_windows=backend_context_windows(settings),
+        allow_local_images=settings.allow_local_images,
+    )
 
 
 async def build(settings: Any, override: dict[str, Backend] | None,
@@ -44,9 +61,8 @@ async def build(settings: Any, override: dict[str, Backend] | None,
 
 
 async def restart(app: Any, settings: Any) -> dict[str, Any]:
-    """Serve with ``settings`` from now on; returns what changed and what needs a new process."""
-    from .app import relay_options  # the app module imports this one
-
+    """Serve with ``settings`` from now on; returns what changed and what needs a new process.
+    The app hands this to the console as ``app.state.restart`` (the console imports no server core)."""
     old_settings = app.state.settings
     old: Relay = app.state.relay
     override = getattr(app.state, "backends_override", None)
