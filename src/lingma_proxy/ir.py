@@ -163,6 +163,11 @@ class Request:
     # e.g. ``messages[3].content[0].source``), so features/validate.py can name the field it
     # refuses. Not part of the request's value: never compared, rendered or stored.
     origins: Mapping[int, str] = field(default_factory=dict, compare=False, repr=False)
+    # The calling client's HTTP request headers, set by the relay: a backend configured without
+    # a key of its own may forward the client's (Anthropic). Carried here rather than in a
+    # context variable so what a backend reads is what the relay handed it. Plain data; like
+    # ``origins``, never compared, rendered, recorded or shown (it holds the client's key).
+    client_headers: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def system_text(self) -> str:
         return "\n\n".join(p.text for p in self.system)

@@ -9,6 +9,7 @@ import pytest
 
 from fakes.ir_backend import ScriptedBackend
 from lingma_proxy import errors, ir
+from lingma_proxy.backends.base import Capabilities
 from lingma_proxy.config import BackendConfig, Settings
 from lingma_proxy.exchange import Exchange
 from lingma_proxy.features import tokens
@@ -19,7 +20,8 @@ from lingma_proxy.relay.count_cache import CountCache
 
 class Discovering(ScriptedBackend):
     def __init__(self, window: int | None, listed: int | None = None, kind: str = "openai") -> None:
-        super().__init__("local")
+        # an Anthropic upstream says so by its capability, not its brand
+        super().__init__("local", capabilities=Capabilities(own_context_window=kind == "anthropic"))
         self.kind = kind
         self.window = window
         self.listed = listed

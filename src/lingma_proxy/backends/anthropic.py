@@ -35,7 +35,7 @@ from ..dialects.anthropic_messages import (
 )
 from ..redaction import SecretRegistry
 from ..sse import SSEDecoder
-from .base import CLIENT_HEADERS, BackendState, Capabilities, Forwarded
+from .base import BackendState, Capabilities, Forwarded
 from .http_upstream import HttpUpstream, Opened, Phase, Scrub, Timeouts, describe_body
 from .http_util import LazySession
 
@@ -79,7 +79,8 @@ class AnthropicBackend:
 
     kind = "anthropic"
     capabilities = Capabilities(native_tools=True, images=True, reasoning=True, count_tokens=True,
-                                passthrough_dialect="anthropic_messages", exhaustive_models=False)
+                                passthrough_dialect="anthropic_messages", exhaustive_models=False,
+                                own_context_window=True, keeps_billing_header=True, traced_by_default=True)
 
     def __init__(
         self,
@@ -141,13 +142,13 @@ class AnthropicBackend:
             return {"x-api-key": cred}
         return {}
 
-    def _json_headers(self) -> dict[str, str]:
+    def _json_headers(self, client_headers: Mapping[str, str]) -> dict[str, str]:
         return {
             "content-type": "application/json",
             "accept": "text/event-stream",
             "accept-encoding": "identity",
             "anthropic-version": API_VERSION,
-            **self._client_auth(CLIENT_HEADERS.get()),
+            **self._client_auth(client_headers),
         }
 
     def forward_headers(self, headers: Mapping[str, str]) -> CIMultiDict[str]:
@@ -264,7 +265,8 @@ class AnthropicBackend:
         model = request.model or self.default_model
         body = render_request(replace(request, model=model, stream=True))
         path = "/v1/messages"
-        opened = await self._upstream.open(self.base_url + path, orjson.dumps(body), self._json_headers(), self)
+        opened = await self._upstream.open(self.base_url + path, orjson.dumps(body),
+                                           self._json_headers(request.client_headers), self)
         try:
             lead = opened.first.lstrip()[:1]
             if "json" in opened.content_type or lead == b"{":
@@ -305,8 +307,8 @@ class AnthropicBackend:
         full = render_request(replace(request, model=request.model or self.default_model, stream=False))
         body = {k: full[k] for k in _COUNT_FIELDS if k in full}
         path = "/v1/messages/count_tokens"
-        opened = await self._upstream.open(self.base_url + path, orjson.dumps(body),
-                                           {**self._json_headers(), "accept": "application/json"}, self)
+        headers = {**self._json_headers(request.client_headers), "accept": "application/json"}
+        opened = await self._upstream.open(self.base_url + path, orjson.dumps(body), headers, self)
         try:
             raw = await opened.read_all(_MAX_ERROR_BODY)
         finally:
@@ -322,9 +324,10 @@ class AnthropicBackend:
 
     # ------------------------------------------------------------------ HTTP
 
-    async def _get_json(self, path: str, timeout: float) -> tuple[int, Any]:
+    async def _get_json(self, path: str, timeout: float,
+                        client_headers: Mapping[str, str] | None = None) -> tuple[int, Any]:
         headers = {"accept": "application/json", "anthropic-version": API_VERSION,
-                   **self._client_auth(CLIENT_HEADERS.get())}
+                   **self._client_auth(client_headers)}
         try:
             async with self._client().get(self.base_url + path, headers=headers, allow_redirects=False,
                                           timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
@@ -393,14 +396,18 @@ class AnthropicBackend:
     # ------------------------------------------------------------------ models and state
 
     async def list_models(self) -> list[ir.ModelInfo]:
-        """GET /v1/models (cached); empty when no key is at hand (the upstream requires one)."""
+        """GET /v1/models (cached); empty when no key is configured (the upstream requires one)."""
+        return await self.list_models_for({})
+
+    async def list_models_for(self, client_headers: Mapping[str, str]) -> list[ir.ModelInfo]:
+        """``list_models``, asked with the client's own key when none is configured."""
         now = asyncio.get_running_loop().time()
         if self._models is not None and self._models[0] > now:
             return list(self._models[1])
-        if not self._client_auth(CLIENT_HEADERS.get()):
+        if not self._client_auth(client_headers):
             return []
         try:
-            status, body = await self._get_json("/v1/models?limit=1000", 10.0)
+            status, body = await self._get_json("/v1/models?limit=1000", 10.0, client_headers)
         except errors.ProxyError:
             self._models = (now + _MODELS_MISS_TTL, [])
             raise

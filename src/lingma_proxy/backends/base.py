@@ -10,7 +10,6 @@ mid-stream when it failed later.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -28,6 +27,15 @@ class Capabilities:
     # list_models names every model the upstream accepts; False (Anthropic: aliases such as
     # claude-sonnet-4-5 are accepted but not listed) keeps unknown client names as they are.
     exhaustive_models: bool = True
+    # The upstream enforces and reports its own context window (Anthropic): the relay's context
+    # policy (relay/context.py) leaves its requests alone.
+    own_context_window: bool = False
+    # The upstream reads Claude Code's per-request billing header in the system prompt; every
+    # other upstream gets it stripped (it changes each turn and defeats prompt caching).
+    keeps_billing_header: bool = False
+    # Full traces are kept for this backend when ``trace`` is unset (storage/traces.py): the
+    # upstream's own bytes are worth keeping (thinking signatures).
+    traced_by_default: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,8 @@ class Passthrough(Protocol):
     ``beta=true``); ``headers`` are the client's request headers.
     """
 
+    name: str
+
     async def passthrough(self, path: str, raw: bytes, headers: Mapping[str, str],
                           query: str = "") -> Forwarded: ...
 
@@ -78,9 +88,39 @@ class UsesSecrets(Protocol):
     def use_secrets(self, registry: SecretRegistry) -> None: ...
 
 
-# The calling client's request headers, bound by the relay for the duration of one request:
-# a backend configured without a key may forward the client's own (Anthropic).
-CLIENT_HEADERS: ContextVar[Mapping[str, str] | None] = ContextVar("client_headers", default=None)
+# Optional abilities, each tested by the relay with isinstance (never getattr, never the
+# backend's brand). A backend offers one by defining the method.
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """The upstream counts a request's input tokens itself (``capabilities.count_tokens``)."""
+
+    async def count_tokens(self, request: ir.Request) -> int: ...
+
+
+@runtime_checkable
+class ContextWindows(Protocol):
+    """The backend can say how many tokens ``model`` takes (LM Studio, Ollama, llama.cpp, vLLM);
+    ``None`` when it cannot tell."""
+
+    async def context_window(self, model: str) -> int | None: ...
+
+
+@runtime_checkable
+class PreferredModel(Protocol):
+    """The model a free-form client name should go to when nothing else decides (LM Studio:
+    the loaded one); ``None`` when there is no preference."""
+
+    async def preferred_model(self) -> str | None: ...
+
+
+@runtime_checkable
+class ClientModels(Protocol):
+    """A backend that lists models with the calling client's credentials when it has none of
+    its own (Anthropic without a configured key): the relay routes with ``client_headers``."""
+
+    async def list_models_for(self, client_headers: Mapping[str, str]) -> list[ir.ModelInfo]: ...
 
 
 @runtime_checkable

@@ -20,7 +20,7 @@ from types import ModuleType
 import orjson
 
 from .. import errors, ir
-from ..backends.base import Backend
+from ..backends.base import Backend, ClientModels, PreferredModel
 from ..exchange import Exchange, Observer
 from ..features import hygiene, tokens, validate
 from ..features.response_store import ResponseStore
@@ -75,8 +75,9 @@ class Relay:
 
     # ------------------------------------------------------------------ routing
 
-    async def route(self, model: str) -> tuple[Backend, str]:
-        """The backend and upstream model name for a client's model name."""
+    async def route(self, model: str, client_headers: Mapping[str, str] | None = None) -> tuple[Backend, str]:
+        """The backend and upstream model name for a client's model name (``client_headers``:
+        the caller's, for a backend that lists models with the client's own key)."""
         opts = self.options
         for rule in opts.routes:
             if fnmatch.fnmatchcase(model, rule.pattern) and rule.backend in self.backends:
@@ -88,11 +89,15 @@ class Relay:
                 or "no backend is configured: start LM Studio or Ollama, or run "
                 "`lingma-proxy serve --backend openai --openai-base-url URL`"
             )
-        return backend, await self._upstream_model(backend, model)
+        return backend, await self._upstream_model(backend, model, client_headers)
 
-    async def _upstream_model(self, backend: Backend, model: str) -> str:
+    async def _upstream_model(self, backend: Backend, model: str,
+                              client_headers: Mapping[str, str] | None = None) -> str:
         try:
-            models = await backend.list_models()
+            if client_headers and isinstance(backend, ClientModels):
+                models = await backend.list_models_for(client_headers)
+            else:
+                models = await backend.list_models()
         except errors.ProxyError:
             models = []
         for m in models:
@@ -108,9 +113,8 @@ class Relay:
             return model  # Anthropic takes aliases it does not list
         # A free-form name (claude-opus-5-5, gpt-5.5) with no default configured: take the
         # first chat model the backend offers rather than failing the agent's first turn.
-        preferred = getattr(backend, "preferred_model", None)  # LM Studio: the loaded model
-        if preferred is not None and (loaded := await preferred()):
-            return str(loaded)
+        if isinstance(backend, PreferredModel) and (loaded := await backend.preferred_model()):
+            return loaded  # LM Studio: the loaded model
         chat = [m for m in models if "embed" not in m.id.lower()] or models
         return chat[0].upstream_id or chat[0].id
 
@@ -132,7 +136,7 @@ class Relay:
 
     def prepare(self, req: ir.Request, backend: Backend, upstream_model: str) -> ir.Request:
         """The request as the backend should receive it (pure transforms only)."""
-        if backend.kind != "anthropic":
+        if not backend.capabilities.keeps_billing_header:
             req = hygiene.strip_billing_header(req)
         return replace(req, model=upstream_model)
 
@@ -155,6 +159,8 @@ class Relay:
         t0 = time.perf_counter()
         try:
             req = dialect.parse_request(decode_json(raw))
+            if headers:  # a keyless backend may forward the client's own credential
+                req = replace(req, client_headers=headers)
             if ex is not None:
                 ex.client_model, ex.stream = req.model, req.stream
             if dialect.NAME == "openai_responses":
@@ -162,7 +168,7 @@ class Relay:
             # Refuse what the official APIs refuse before anything is routed or forwarded.
             if validate.check(req, allow_local_images=self.options.allow_local_images):
                 req = await inline_local_images(req)
-            backend, upstream_model = await self.route(req.model)
+            backend, upstream_model = await self.route(req.model, req.client_headers)
             ureq = self.prepare(req, backend, upstream_model)
             ureq = await apply_context_policy(req, ureq, backend, self.options, ex)
             transforms, ureq = plan_transforms(req, ureq, backend, self.options.tool_mode)

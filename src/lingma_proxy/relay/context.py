@@ -4,7 +4,8 @@ The limit comes from, in order: the backend's ``options.context_window`` in the 
 global ``context_window`` setting, the backend's own ``context_window(model)`` discovery (LM
 Studio, Ollama, llama.cpp, vLLM: cached by the backend), and the ``context_window`` of the
 model in the backend's model list (the Lingma catalog). With no limit known the request goes
-out untouched. Anthropic backends are skipped: the upstream counts and reports itself.
+out untouched. A backend with ``capabilities.own_context_window`` (Anthropic) is skipped: the
+upstream counts and reports itself.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from .. import errors, ir
-from ..backends.base import Backend
+from ..backends.base import Backend, ContextWindows
 from ..exchange import Exchange
 from ..features.context_window import fit
 
@@ -31,10 +32,9 @@ async def context_limit(backend: Backend, model: str, options: Any) -> int | Non
     configured = per_backend.get(backend.name) or getattr(options, "context_window", 0)
     if configured:
         return int(configured)
-    discover = getattr(backend, "context_window", None)
-    if discover is not None:
+    if isinstance(backend, ContextWindows):
         try:
-            found = await discover(model)
+            found = await backend.context_window(model)
         except errors.ProxyError:
             found = None
         if found:
@@ -64,7 +64,7 @@ async def apply_context_policy(req: ir.Request, ureq: ir.Request, backend: Backe
     ``max_tokens`` is lowered when prompt plus answer would overrun the window (vLLM refuses
     such requests; LM Studio and Ollama would cut the answer short anyway).
     """
-    if backend.kind == "anthropic":
+    if backend.capabilities.own_context_window:
         return ureq
     limit = await context_limit(backend, ureq.model, options)
     if not limit or limit <= 0:

@@ -8,8 +8,9 @@ streamed back as they arrive. Nothing is validated or re-rendered, so fields we 
 and thinking signatures survive untouched. Observers still get an ``Exchange`` (status,
 latency, time to first byte, the captured bytes and, folded from them, the answer and usage).
 
-``intercept`` is called first thing by ``Relay.handle``; it also binds the client's headers
-(``backends.base.CLIENT_HEADERS``) for backends that forward the client's own key. ``count``
+``intercept`` is called first thing by ``Relay.handle``. The client's headers go to the
+backend explicitly: as ``passthrough(headers=...)`` here, as ``ir.Request.client_headers`` on
+the translated path (a backend configured without a key forwards the client's). ``count``
 is the same for token counting: forwarded to an upstream that counts itself, else ``None``
 (the relay counts locally).
 """
@@ -22,13 +23,14 @@ import secrets
 import time
 import weakref
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .. import errors, ir
-from ..backends.base import CLIENT_HEADERS, Forwarded, Passthrough
+from ..backends.base import Forwarded, Passthrough, TokenCounter
 from ..exchange import Exchange
 from ..sse import SSEDecoder
 from .call import Outcome, decode_json, error_outcome
@@ -45,7 +47,8 @@ def _offered(relay: Relay, dialect_name: str) -> bool:
     return any(b.capabilities.passthrough_dialect == dialect_name for b in relay.backends.values())
 
 
-async def _target(relay: Relay, dialect: ModuleType, raw: bytes) -> tuple[Passthrough, dict[str, Any], str] | None:
+async def _target(relay: Relay, dialect: ModuleType, raw: bytes,
+                  headers: Mapping[str, str]) -> tuple[Passthrough, dict[str, Any], str] | None:
     """The backend, decoded body and upstream model when ``raw`` may be passed through."""
     try:  # the door limits hold here too: nothing is forwarded that the regular path refuses
         body = decode_json(raw)
@@ -57,7 +60,7 @@ async def _target(relay: Relay, dialect: ModuleType, raw: bytes) -> tuple[Passth
     if not isinstance(model, str) or not model:
         return None
     try:
-        backend, upstream_model = await relay.route(model)
+        backend, upstream_model = await relay.route(model, headers)
     except errors.ProxyError:
         return None
     if backend.capabilities.passthrough_dialect != dialect.NAME or not isinstance(backend, Passthrough):
@@ -68,10 +71,9 @@ async def _target(relay: Relay, dialect: ModuleType, raw: bytes) -> tuple[Passth
 async def intercept(relay: Relay, dialect: ModuleType, raw: bytes, headers: Mapping[str, str],
                     query: str = "", path: str = "") -> Outcome | None:
     """The forwarded answer, or ``None`` when the request takes the regular (IR) path."""
-    CLIENT_HEADERS.set(headers)
     if relay.options.tool_mode == "emulate" or not _offered(relay, dialect.NAME):
         return None
-    target = await _target(relay, dialect, raw)
+    target = await _target(relay, dialect, raw, headers)
     if target is None:
         return None
     backend, body, upstream_model = target
@@ -80,7 +82,7 @@ async def intercept(relay: Relay, dialect: ModuleType, raw: bytes, headers: Mapp
     ex = None
     if relay.observers:
         ex = Exchange(id=secrets.token_hex(8), started=time.time(), dialect=dialect.NAME, path=path,
-                      client_model=model, backend=getattr(backend, "name", ""), upstream_model=upstream_model,
+                      client_model=model, backend=backend.name, upstream_model=upstream_model,
                       stream=body.get("stream") is True, request_body=raw, request_headers=headers,
                       query=query, passthrough=True)
         ex.attempts.append(f"{ex.backend}/{upstream_model}")
@@ -128,10 +130,9 @@ class _Release:
 async def count(relay: Relay, dialect: ModuleType, raw: bytes, headers: Mapping[str, str],
                 query: str = "", path: str = "") -> Outcome | None:
     """Token counting by an upstream that counts itself; ``None``: count locally."""
-    CLIENT_HEADERS.set(headers)
     if not any(b.capabilities.count_tokens for b in relay.backends.values()):
         return None
-    target = await _target(relay, dialect, raw)
+    target = await _target(relay, dialect, raw, headers)
     try:
         if target is not None:
             backend, body, upstream_model = target
@@ -140,7 +141,7 @@ async def count(relay: Relay, dialect: ModuleType, raw: bytes, headers: Mapping[
             fwd = await backend.passthrough(path, raw, headers, query)
             chunks = [c async for c in fwd.body]
             return Outcome(status=fwd.status, body=b"".join(chunks))
-        return await _count_translated(relay, dialect, raw)
+        return await _count_translated(relay, dialect, raw, headers)
     except errors.InvalidRequest:
         return None  # the local count answers it in the dialect's shape, and records it
     except errors.ProxyError as exc:
@@ -148,18 +149,18 @@ async def count(relay: Relay, dialect: ModuleType, raw: bytes, headers: Mapping[
         return None
 
 
-async def _count_translated(relay: Relay, dialect: ModuleType, raw: bytes) -> Outcome | None:
+async def _count_translated(relay: Relay, dialect: ModuleType, raw: bytes,
+                            headers: Mapping[str, str]) -> Outcome | None:
     body = decode_json(raw)
     if not isinstance(body, dict) or not isinstance(body.get("model"), str):
         return None
     if "max_tokens" not in body:
         body = {**body, "max_tokens": 1}
-    req = dialect.parse_request(body)
-    backend, upstream_model = await relay.route(req.model)
-    counter = getattr(backend, "count_tokens", None)
-    if not backend.capabilities.count_tokens or counter is None:
+    req = replace(dialect.parse_request(body), client_headers=headers)
+    backend, upstream_model = await relay.route(req.model, headers)
+    if not backend.capabilities.count_tokens or not isinstance(backend, TokenCounter):
         return None
-    n = await counter(relay.prepare(req, backend, upstream_model))
+    n = await backend.count_tokens(relay.prepare(req, backend, upstream_model))
     return Outcome(body=orjson.dumps({"input_tokens": n}))
 
 

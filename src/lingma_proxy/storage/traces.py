@@ -159,7 +159,7 @@ def install(relay: Any, settings: Any, backends: Mapping[str, Any],
     if settings.trace is True:
         wanted: set[str] | None = None
     else:
-        wanted = {name for name, b in backends.items() if getattr(b, "kind", "") == "anthropic"}
+        wanted = {name for name, b in backends.items() if b.capabilities.traced_by_default}
         if not wanted:
             return None
     if secrets is None:  # no registry handed in (a caller outside the app): the settings' own
