@@ -302,3 +302,70 @@ def test_cycle_finder_sees_what_python_runs(tmp_path: Path, files: dict[str, str
     else:
         assert len(found) == 1 and found[0][0] == found[0][-1]
         assert set(found[0]) == set(cycle) and len(found[0]) == len(cycle), found
+
+
+# --------------------------------------------------------------------------- the Dialect seam
+
+# Only dialects/ names a dialect: everything else derives from the registry (dialects/registry.py).
+# The one exception: a backend imports the dialect of its own upstream (and may name it as its
+# ``capabilities.passthrough_dialect``).
+OWN_UPSTREAM = {"backends/openai_compat.py": "openai_chat", "backends/anthropic.py": "anthropic_messages",
+                "backends/lingma/remote": "openai_chat"}
+
+
+def _dialect_names() -> set[str]:
+    return {p.name for p in (SRC / "dialects").iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+
+
+def _allowed(rel: str) -> str | None:
+    return next((d for prefix, d in OWN_UPSTREAM.items() if rel == prefix or rel.startswith(prefix + "/")
+                 or rel.startswith(prefix + ".")), None)
+
+
+def _dialect_mentions(path: Path, names: set[str]) -> list[tuple[str, int]]:
+    """(dialect name, line) for each import of a dialect package and each string equal to a name."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom):
+            parts = (node.module or "").split(".")
+            hits = [p for p in parts if p in names]
+            if parts[-1] == "dialects" or not node.module:
+                hits += [a.name for a in node.names if a.name in names]
+            found += [(h, node.lineno) for h in hits]
+        elif isinstance(node, ast.Import):
+            found += [(p, node.lineno) for a in node.names for p in a.name.split(".") if p in names]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names:
+            found.append((node.value, node.lineno))
+    return found
+
+
+OUTSIDE_DIALECTS = [p for p in SRC.rglob("*.py") if "dialects" not in p.relative_to(SRC).parts]
+
+
+@pytest.mark.parametrize("path", OUTSIDE_DIALECTS, ids=lambda p: str(p.relative_to(SRC)))
+def test_no_module_outside_dialects_names_a_dialect(path: Path) -> None:
+    rel = str(path.relative_to(SRC))
+    own = _allowed(rel)
+    bad = [(n, line) for n, line in _dialect_mentions(path, _dialect_names()) if n != own]
+    assert not bad, f"{rel} names dialects {bad}: derive it from the registry (dialects.registry)"
+
+
+def test_the_dialect_rule_catches_what_it_forbids(tmp_path: Path) -> None:
+    bad = tmp_path / "probe.py"
+    bad.write_text("from ..dialects import openai_chat\nfrom ..dialects.anthropic_messages import x\n"
+                   "import lingma_proxy.dialects.gemini\nfrom . import dialects\n"
+                   "def f(d):\n    return d.NAME == 'openai_responses' or 'gemini'\n")
+    found = sorted(n for n, _ in _dialect_mentions(bad, _dialect_names()))
+    assert found == ["anthropic_messages", "gemini", "gemini", "openai_chat", "openai_responses"]
+
+
+def test_the_registry_holds_every_dialect_package_through_its_entry_point() -> None:
+    from importlib.metadata import entry_points
+
+    from lingma_proxy.dialects.registry import GROUP, all_dialects
+
+    registered = {ep.name: ep.value for ep in entry_points(group=GROUP)}
+    names = {n for n in _dialect_names() if (SRC / "dialects" / n / "dialect.py").exists()}
+    assert {d.name for d in all_dialects()} == names
+    for name in names:  # a built-in registers exactly as a plugin would
+        assert registered.get(name) == f"lingma_proxy.dialects.{name}:DIALECT", name

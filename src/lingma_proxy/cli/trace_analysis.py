@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import orjson
+from starlette.routing import compile_path
 
 from .. import errors, ir
-from ..dialects import anthropic_messages, openai_chat, openai_responses
+from ..dialects.base import Dialect, Target
+from ..dialects.registry import all_dialects, by_name, default
 from ..features import tokens
 
-DIALECTS: dict[str, ModuleType] = {m.NAME: m for m in (anthropic_messages, openai_chat, openai_responses)}
 # A replayed image whose payload the trace left out: a 1x1 transparent PNG stands in.
 PIXEL_PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA"
              "60e6kgAAAABJRU5ErkJggg==")
@@ -40,16 +40,24 @@ def load(path: str | Path) -> dict[str, Any]:
     return trace
 
 
-def dialect_of(trace: dict[str, Any]) -> ModuleType:
-    name = trace.get("dialect")
-    if isinstance(name, str) and name in DIALECTS:
-        return DIALECTS[name]
+def dialect_of(trace: dict[str, Any]) -> Dialect:
+    """The trace's dialect by name, else the one whose route path ends the traced path (a trace
+    from before dialect names were recorded), else the default; bound to what the path says
+    (Gemini's model)."""
     path = str(trace["request"].get("path", ""))
-    if path.endswith("/chat/completions"):
-        return openai_chat
-    if path.endswith("/responses"):
-        return openai_responses
-    return anthropic_messages
+    name = trace.get("dialect")
+    found = by_name(name) if isinstance(name, str) else None
+    for d in all_dialects() if found is None else (found,):
+        for r in d.routes:
+            if r.kind not in ("generate", "count_tokens"):
+                continue
+            m = compile_path(r.path)[0].search(path) if "{" in r.path else None
+            if m is not None:
+                model = m.groupdict().get(r.model_param or "")
+                return d.at(Target(model=model, stream=r.stream))
+            if found is None and "{" not in r.path and path.endswith(r.path):
+                return d
+    return found or default()
 
 
 def restore_payloads(value: Any) -> Any:

@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import __version__, errors
+from .. import __version__, errors, ir
 from ..config import ConfigError
-from ..dialects import openai_chat
+from ..dialects.registry import default as default_dialect
 from ..server.debug import guarded
 from ..storage import bundle, queries
 from ..storage.hub import Observability
@@ -207,22 +207,24 @@ async def probe(request: Request) -> Response:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         return _error("model must be a model id")
-    raw = orjson.dumps({"model": model, "max_tokens": 16, "stream": False,
-                        "messages": [{"role": "user", "content": PROBE_PROMPT}]})
+    # In the default dialect's wire form (what most clients speak), rendered from the IR.
+    dialect = default_dialect()
+    raw = orjson.dumps(dialect.render_request(ir.Request(
+        model=model, messages=(ir.Message("user", (ir.TextPart(PROBE_PROMPT),)),), max_tokens=16)))
     t0 = time.perf_counter()
-    outcome = await request.app.state.relay.handle(openai_chat, raw, path="/console/probe")
+    outcome = await request.app.state.relay.handle(dialect, raw, path="/console/probe")
     ms = round((time.perf_counter() - t0) * 1000, 1)
     try:
         answer = orjson.loads(outcome.body) if outcome.body else {}
     except orjson.JSONDecodeError:
         answer = {}
     if outcome.status != 200:
-        message = (answer.get("error") or {}).get("message", "") if isinstance(answer, dict) else ""
+        message = dialect.parse_error(outcome.status, outcome.body).message if outcome.body else ""
         return _json({"ok": False, "model": model, "status": outcome.status, "latency_ms": ms,
                       "error": message or f"HTTP {outcome.status}"})
     try:
-        text = answer["choices"][0]["message"]["content"] or ""
-    except (KeyError, IndexError, TypeError):
+        text = dialect.parse_response(answer).text()
+    except (errors.ProxyError, KeyError, IndexError, TypeError, AttributeError):
         text = ""
     return _json({"ok": True, "model": model, "status": 200, "latency_ms": ms, "text": text[:500],
                   "used": answer.get("model"), "usage": answer.get("usage")})

@@ -15,12 +15,12 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from types import ModuleType
 
 import orjson
 
 from .. import errors, ir
 from ..backends.base import Backend, ClientModels, PreferredModel
+from ..dialects.base import Dialect
 from ..exchange import Exchange, Observer
 from ..features import hygiene, tokens, validate
 from ..features.response_store import ResponseStore
@@ -142,7 +142,7 @@ class Relay:
 
     async def handle(
         self,
-        dialect: ModuleType,
+        dialect: Dialect,
         raw: bytes,
         *,
         path: str = "",
@@ -153,7 +153,7 @@ class Relay:
             forwarded = await passthrough.intercept(self, dialect, raw, headers, query, path)
             if forwarded is not None:
                 return forwarded
-        ex = Exchange(id=secrets.token_hex(8), started=time.time(), dialect=dialect.NAME,
+        ex = Exchange(id=secrets.token_hex(8), started=time.time(), dialect=dialect.name,
                       path=path, request_body=raw, request_headers=headers or {},
                       query=query) if self.observers else None
         t0 = time.perf_counter()
@@ -163,7 +163,7 @@ class Relay:
                 req = replace(req, client_headers=headers)
             if ex is not None:
                 ex.client_model, ex.stream = req.model, req.stream
-            if dialect.NAME == "openai_responses":
+            if dialect.options.response_store:
                 req = self.response_store.expand(req)
             # Refuse what the official APIs refuse before anything is routed or forwarded.
             if validate.check(req, allow_local_images=self.options.allow_local_images):
@@ -206,7 +206,7 @@ class Relay:
         """``out`` as the client may see it: an error body without any registered secret."""
         return scrub.outcome(self.secrets, out)
 
-    def record_failure(self, dialect: ModuleType, exc: errors.ProxyError, *, path: str = "",
+    def record_failure(self, dialect: Dialect, exc: errors.ProxyError, *, path: str = "",
                        headers: Mapping[str, str] | None = None, raw: bytes = b"", query: str = "",
                        t0: float | None = None, body: bytes | None = None) -> Outcome:
         """The error outcome of a request that failed before (or instead of) a backend call.
@@ -217,7 +217,7 @@ class Relay:
         """
         outcome = error_outcome(dialect, exc) if body is None else Outcome(status=exc.status, body=body)
         if self.observers:
-            ex = Exchange(id=secrets.token_hex(8), started=time.time(), dialect=dialect.NAME, path=path,
+            ex = Exchange(id=secrets.token_hex(8), started=time.time(), dialect=dialect.name, path=path,
                           request_body=raw, request_headers=headers or {}, query=query,
                           status=exc.status, error=exc.message, error_kind=exc.kind,
                           client_gone=isinstance(exc, errors.ClientGone),
@@ -233,7 +233,7 @@ class Relay:
             except Exception:  # an observer must never break a request
                 log.exception("observer failed")
 
-    async def count_tokens(self, dialect: ModuleType, raw: bytes, *, path: str = "",
+    async def count_tokens(self, dialect: Dialect, raw: bytes, *, path: str = "",
                            headers: Mapping[str, str] | None = None, query: str = "") -> Outcome:
         """Token count: by an upstream that counts itself (Anthropic), else locally."""
         t0 = time.perf_counter()
@@ -243,7 +243,7 @@ class Relay:
             except asyncio.CancelledError:  # the client left while the upstream counted
                 if self.observers:
                     self.client_gone(Exchange(id=secrets.token_hex(8), started=time.time() - (time.perf_counter() - t0),
-                                              dialect=dialect.NAME, path=path, request_body=raw,
+                                              dialect=dialect.name, path=path, request_body=raw,
                                               request_headers=headers, query=query), t0)
                 raise
             if forwarded is not None:
@@ -252,15 +252,13 @@ class Relay:
                     self.record_failure(dialect, err, path=path, headers=headers, raw=raw, query=query,
                                         t0=t0, body=forwarded.body)
                 return forwarded
-        key = CountCache.key(dialect.NAME, raw)
+        key = CountCache.key(dialect.count_key(), raw)
         cached = self.count_cache.get(key)
         if cached is not None:
             return Outcome(body=cached)
         try:
             body = decode_json(raw)
-            if isinstance(body, dict) and "max_tokens" not in body:
-                body = {**body, "max_tokens": 1}
-            req = dialect.parse_request(body)
+            req = dialect.parse_count(body)
             validate.check(req, allow_local_images=self.options.allow_local_images)
         except errors.ProxyError as exc:
             return self.record_failure(dialect, exc, path=path, headers=headers, raw=raw, query=query, t0=t0)

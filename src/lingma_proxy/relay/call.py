@@ -21,7 +21,6 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -29,6 +28,7 @@ import orjson
 from .. import errors, ir
 from ..backends.base import Backend
 from ..dialects import limits
+from ..dialects.base import Dialect
 from ..exchange import Exchange
 from ..features import tokens
 from .emulation import emulated_events
@@ -42,7 +42,6 @@ log = logging.getLogger("lingma_proxy.relay")
 _END = object()
 QUEUE_MAX = 64  # events parsed ahead of the client: enough to batch, small enough for fast TTFB
 BATCH_MAX = 64  # events rendered into one write at most
-ID_PREFIX = {"anthropic_messages": "msg_", "openai_chat": "chatcmpl-", "openai_responses": "resp_"}
 SSE_HEADERS = {
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-cache",
@@ -61,7 +60,7 @@ class Outcome:
 
 
 class Call:
-    def __init__(self, relay: Relay, dialect: ModuleType, req: ir.Request, ureq: ir.Request,
+    def __init__(self, relay: Relay, dialect: Dialect, req: ir.Request, ureq: ir.Request,
                  backend: Backend, transforms: list[Transform], ex: Exchange | None,
                  t0: float, *, emulate: bool = False) -> None:
         self.relay = relay
@@ -75,8 +74,8 @@ class Call:
         self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=QUEUE_MAX)
         self.idle_since = 0.0
         self.input_estimate = tokens.estimate_request(req, relay.estimates)
-        self.response_id = ID_PREFIX.get(dialect.NAME, "msg_") + secrets.token_hex(12)
-        self.store = dialect.NAME == "openai_responses" and req.extra.get("store") is not False
+        self.response_id = dialect.id_prefix + secrets.token_hex(12)
+        self.store = dialect.options.response_store and req.extra.get("store") is not False
         self.emulate = emulate
 
     # ------------------------------------------------------------------ producer side
@@ -208,11 +207,12 @@ class Call:
             keep.cancel()
             pump.cancel()
             return self._error(first)
-        return Outcome(stream=self._render_stream(first, pump, keep), headers=dict(SSE_HEADERS))
+        headers = {**SSE_HEADERS, "content-type": self.dialect.content_type()}
+        return Outcome(stream=self._render_stream(first, pump, keep), headers=headers)
 
     async def _render_stream(self, first: Any, pump: asyncio.Task[None],
                              keep: asyncio.Task[None]) -> AsyncIterator[bytes]:
-        renderer = self.dialect.StreamRenderer(self.req)
+        renderer = self.dialect.stream_renderer(self.req)
         feed = renderer.feed
         ex = self.ex
         acc = ir.Accumulator() if (self.store or ex is not None) else None
@@ -220,7 +220,7 @@ class Call:
         out = feed(start)
         if acc is not None:
             acc.feed(start)
-        if self.dialect.NAME == "anthropic_messages":
+        if self.dialect.options.ping_after_start:
             out += feed(ir.Ping())  # Anthropic's own grammar: a ping right after message_start
         out_chars = 0
         item = first
@@ -303,7 +303,7 @@ def decode_json(raw: bytes) -> Any:
     return body
 
 
-def error_outcome(dialect: ModuleType, exc: errors.ProxyError) -> Outcome:
+def error_outcome(dialect: Dialect, exc: errors.ProxyError) -> Outcome:
     return Outcome(status=exc.status, body=orjson.dumps(dialect.render_error(exc)))
 
 

@@ -24,13 +24,13 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .. import errors, ir
 from ..backends.base import Forwarded, Passthrough, TokenCounter
+from ..dialects.base import Dialect
 from ..exchange import Exchange
 from ..sse import SSEDecoder
 from .call import Outcome, decode_json, error_outcome
@@ -47,7 +47,7 @@ def _offered(relay: Relay, dialect_name: str) -> bool:
     return any(b.capabilities.passthrough_dialect == dialect_name for b in relay.backends.values())
 
 
-async def _target(relay: Relay, dialect: ModuleType, raw: bytes,
+async def _target(relay: Relay, dialect: Dialect, raw: bytes,
                   headers: Mapping[str, str]) -> tuple[Passthrough, dict[str, Any], str] | None:
     """The backend, decoded body and upstream model when ``raw`` may be passed through."""
     try:  # the door limits hold here too: nothing is forwarded that the regular path refuses
@@ -63,15 +63,15 @@ async def _target(relay: Relay, dialect: ModuleType, raw: bytes,
         backend, upstream_model = await relay.route(model, headers)
     except errors.ProxyError:
         return None
-    if backend.capabilities.passthrough_dialect != dialect.NAME or not isinstance(backend, Passthrough):
+    if backend.capabilities.passthrough_dialect != dialect.name or not isinstance(backend, Passthrough):
         return None
     return backend, body, upstream_model
 
 
-async def intercept(relay: Relay, dialect: ModuleType, raw: bytes, headers: Mapping[str, str],
+async def intercept(relay: Relay, dialect: Dialect, raw: bytes, headers: Mapping[str, str],
                     query: str = "", path: str = "") -> Outcome | None:
     """The forwarded answer, or ``None`` when the request takes the regular (IR) path."""
-    if relay.options.tool_mode == "emulate" or not _offered(relay, dialect.NAME):
+    if relay.options.tool_mode == "emulate" or not _offered(relay, dialect.name):
         return None
     target = await _target(relay, dialect, raw, headers)
     if target is None:
@@ -81,7 +81,7 @@ async def intercept(relay: Relay, dialect: ModuleType, raw: bytes, headers: Mapp
     upstream_raw = raw if upstream_model == model else orjson.dumps({**body, "model": upstream_model})
     ex = None
     if relay.observers:
-        ex = Exchange(id=secrets.token_hex(8), started=time.time(), dialect=dialect.NAME, path=path,
+        ex = Exchange(id=secrets.token_hex(8), started=time.time(), dialect=dialect.name, path=path,
                       client_model=model, backend=backend.name, upstream_model=upstream_model,
                       stream=body.get("stream") is True, request_body=raw, request_headers=headers,
                       query=query, passthrough=True)
@@ -127,7 +127,7 @@ class _Release:
             self.sem.release()
 
 
-async def count(relay: Relay, dialect: ModuleType, raw: bytes, headers: Mapping[str, str],
+async def count(relay: Relay, dialect: Dialect, raw: bytes, headers: Mapping[str, str],
                 query: str = "", path: str = "") -> Outcome | None:
     """Token counting by an upstream that counts itself; ``None``: count locally."""
     if not any(b.capabilities.count_tokens for b in relay.backends.values()):
@@ -149,14 +149,9 @@ async def count(relay: Relay, dialect: ModuleType, raw: bytes, headers: Mapping[
         return None
 
 
-async def _count_translated(relay: Relay, dialect: ModuleType, raw: bytes,
+async def _count_translated(relay: Relay, dialect: Dialect, raw: bytes,
                             headers: Mapping[str, str]) -> Outcome | None:
-    body = decode_json(raw)
-    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
-        return None
-    if "max_tokens" not in body:
-        body = {**body, "max_tokens": 1}
-    req = replace(dialect.parse_request(body), client_headers=headers)
+    req = replace(dialect.parse_count(decode_json(raw)), client_headers=headers)
     backend, upstream_model = await relay.route(req.model, headers)
     if not backend.capabilities.count_tokens or not isinstance(backend, TokenCounter):
         return None
@@ -176,9 +171,9 @@ class _Fold:
 
     __slots__ = ("acc", "decoder", "parser")
 
-    def __init__(self, dialect: ModuleType) -> None:
+    def __init__(self, dialect: Dialect) -> None:
         self.decoder = SSEDecoder()
-        self.parser = dialect.StreamParser()
+        self.parser = dialect.stream_parser()
         self.acc = ir.Accumulator()
 
     def feed(self, chunk: bytes) -> None:
@@ -187,7 +182,7 @@ class _Fold:
                 self.acc.feed(ev)
 
 
-async def _pipe(relay: Relay, dialect: ModuleType, fwd: Forwarded, ex: Exchange | None, t0: float,
+async def _pipe(relay: Relay, dialect: Dialect, fwd: Forwarded, ex: Exchange | None, t0: float,
                 sse: bool, release: _Release) -> AsyncIterator[bytes]:
     fold = _Fold(dialect) if ex is not None and sse and fwd.status < 300 else None
     whole: list[bytes] | None = [] if ex is not None and not sse else None
@@ -227,7 +222,7 @@ async def _pipe(relay: Relay, dialect: ModuleType, fwd: Forwarded, ex: Exchange 
             _finish(relay, dialect, ex, t0, fold, whole, completed, failure, fwd.status)
 
 
-def _finish(relay: Relay, dialect: ModuleType, ex: Exchange, t0: float, fold: _Fold | None,
+def _finish(relay: Relay, dialect: Dialect, ex: Exchange, t0: float, fold: _Fold | None,
             whole: list[bytes] | None, completed: bool, failure: errors.ProxyError | None, status: int) -> None:
     if failure is not None:
         ex.status, ex.error, ex.error_kind = failure.status, failure.message, failure.kind

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from types import ModuleType
 from typing import Any
 
 import orjson
@@ -15,7 +14,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import errors
-from ..dialects import anthropic_messages, openai_chat, openai_responses
+from ..dialects.base import Dialect, Route as DialectRoute, Target
+from ..dialects.registry import all_dialects
 from ..relay import Outcome, Relay
 from .dialect_errors import dialect_for_path
 from .hangup import Hangup
@@ -65,29 +65,39 @@ async def relayed(request: Request, work: Awaitable[Outcome]) -> tuple[Outcome, 
         raise
 
 
-def generation(dialect: ModuleType) -> Callable[[Request], Awaitable[Response | SSEResponse]]:
+def target(request: Request, route: DialectRoute) -> Target:
+    """What the path says about the call (the model, the stream-ness), for ``Dialect.at``."""
+    model = request.path_params.get(route.model_param) if route.model_param else None
+    return Target(model=model, stream=route.stream, query=dict(request.query_params))
+
+
+def generation(dialect: Dialect, route: DialectRoute) -> Callable[[Request], Awaitable[Response | SSEResponse]]:
     async def endpoint(request: Request) -> Response | SSEResponse:
         relay: Relay = request.app.state.relay
+        bound = dialect.at(target(request, route))
         try:
             raw = await read_body(request, request.app.state.settings.max_body_bytes)
         except errors.ProxyError as exc:
-            return failure_response(request, dialect, exc)
-        outcome, hangup = await relayed(request, relay.handle(dialect, raw, path=request.url.path,
+            return failure_response(request, bound, exc)
+        outcome, hangup = await relayed(request, relay.handle(bound, raw, path=request.url.path,
                                                               headers=request.headers, query=request.url.query))
         return send(relay.scrubbed(outcome), hangup)
 
     return endpoint
 
 
-def counting(dialect: ModuleType, shape: Callable[[int], dict[str, Any]]) -> Callable[[Request], Awaitable[Response | SSEResponse]]:
+def counting(dialect: Dialect, route: DialectRoute) -> Callable[[Request], Awaitable[Response | SSEResponse]]:
+    shape = dialect.options.count_tokens.render if dialect.options.count_tokens else (lambda n: {"input_tokens": n})
+
     async def endpoint(request: Request) -> Response | SSEResponse:
         relay: Relay = request.app.state.relay
+        bound = dialect.at(target(request, route))
         try:
             raw = await read_body(request, request.app.state.settings.max_body_bytes)
         except errors.ProxyError as exc:
-            return failure_response(request, dialect, exc)
+            return failure_response(request, bound, exc)
         outcome, hangup = await relayed(request, relay.count_tokens(
-            dialect, raw, path=request.url.path, headers=request.headers, query=request.url.query))
+            bound, raw, path=request.url.path, headers=request.headers, query=request.url.query))
         if outcome.status == 200:
             outcome.body = orjson.dumps(shape(orjson.loads(outcome.body)["input_tokens"]))
         return send(relay.scrubbed(outcome), hangup)
@@ -95,14 +105,14 @@ def counting(dialect: ModuleType, shape: Callable[[int], dict[str, Any]]) -> Cal
     return endpoint
 
 
-def error_response(dialect: ModuleType, exc: errors.ProxyError) -> Response:
+def error_response(dialect: Dialect, exc: errors.ProxyError) -> Response:
     return Response(orjson.dumps(dialect.render_error(exc)), status_code=exc.status, media_type=JSON)
 
 
 API_PREFIXES = ("/v1/", "/api/", "/chat/")  # where clients of the proxy's APIs send requests
 
 
-def failure_response(request: Request, dialect: ModuleType, exc: errors.ProxyError) -> Response:
+def failure_response(request: Request, dialect: Dialect, exc: errors.ProxyError) -> Response:
     """The error in the dialect's shape, recorded like every request (``Relay.record_failure``)."""
     relay: Relay | None = getattr(request.app.state, "relay", None)
     if relay is None:  # the app is not started (lifespan off): nothing observes
@@ -113,21 +123,16 @@ def failure_response(request: Request, dialect: ModuleType, exc: errors.ProxyErr
 
 
 def routes() -> list[Route]:
-    chat = generation(openai_chat)
-    responses = generation(openai_responses)
-    messages = generation(anthropic_messages)
-    return [
-        Route("/v1/chat/completions", chat, methods=["POST"]),
-        Route("/api/v1/chat/completions", chat, methods=["POST"]),
-        Route("/chat/completions", chat, methods=["POST"]),
-        Route("/v1/responses", responses, methods=["POST"]),
-        Route("/api/v1/responses", responses, methods=["POST"]),
-        Route("/v1/responses/input_tokens", counting(
-            openai_responses, lambda n: {"object": "response.input_tokens", "input_tokens": n}), methods=["POST"]),
-        Route("/v1/messages", messages, methods=["POST"]),
-        Route("/v1/messages/count_tokens", counting(
-            anthropic_messages, lambda n: {"input_tokens": n}), methods=["POST"]),
-    ]
+    """Every registered dialect's generation and count routes; model lists live in discovery.py
+    (a shared path such as ``GET /v1/models`` answers in the shape of the client it sees)."""
+    out: list[Route] = []
+    for dialect in all_dialects():
+        for r in dialect.routes:
+            if r.kind == "generate":
+                out.append(Route(r.path, generation(dialect, r), methods=list(r.methods)))
+            elif r.kind == "count_tokens":
+                out.append(Route(r.path, counting(dialect, r), methods=list(r.methods)))
+    return out
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:
@@ -139,7 +144,7 @@ async def http_exception(request: Request, exc: Exception) -> Response:
         err = errors.InvalidRequest(f"method {request.method} is not allowed on {request.url.path}", status=405)
     else:
         err = errors.ProxyError(str(exc.detail), status=exc.status_code)
-    if request.url.path.startswith(API_PREFIXES):
+    if request.url.path.startswith(API_PREFIXES + dialect.options.error_prefixes):
         return failure_response(request, dialect, err)
     return error_response(dialect, err)
 

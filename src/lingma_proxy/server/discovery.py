@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -12,8 +13,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import __version__, errors, ir
-from ..dialects import openai_chat
+from ..dialects.base import Dialect, ModelList, Route as DialectRoute
+from ..dialects.registry import all_dialects, default
 from ..relay import Relay
+from .dialect_errors import matches
 
 SERVICE = "lingma-proxy"
 DEFAULT_CONTEXT = 32_768  # shown when a backend does not say (LM Studio's common default)
@@ -41,18 +44,60 @@ def _openai_model(m: ir.ModelInfo, created: int) -> dict[str, Any]:
     return out
 
 
+def _marked(request: Request, route: DialectRoute) -> bool:
+    for key in route.marked_by:
+        if key.place == "query" and key.name in request.query_params:
+            return True
+        if key.place == "header" and key.name in request.headers:
+            return True
+    return False
+
+
+def _claimed(request: Request) -> tuple[Dialect, ModelList] | None:
+    """A dialect whose client this is, on a model-list path other APIs share (Gemini's /v1/models)."""
+    for d in all_dialects():
+        if d.options.models is None:
+            continue
+        for r in d.routes:
+            if r.kind in ("models", "model") and r.marked_by and matches(r, request.url.path) \
+                    and _marked(request, r):
+                return d, d.options.models
+    return None
+
+
 async def models(request: Request) -> Response:
+    claimed = _claimed(request)
+    if claimed is not None:
+        return _json(claimed[1].render_list(await _models(request)))
     created = int(time.time())
     return _json({"object": "list", "data": [_openai_model(m, created) for m in await _models(request)]})
 
 
-async def model(request: Request) -> Response:
-    wanted = request.path_params["model_id"]
+async def _one(request: Request, wanted: str, dialect: Dialect,
+               render: Callable[[ir.ModelInfo], dict[str, Any]]) -> Response:
     for m in await _models(request):
         if m.id == wanted:
-            return _json(_openai_model(m, int(time.time())))
+            return _json(render(m))
     err = errors.NotFound(f"model {wanted!r} is not offered by any configured backend", param="model")
-    return _json(openai_chat.render_error(err), 404)
+    return _json(dialect.render_error(err), 404)
+
+
+async def model(request: Request) -> Response:
+    wanted = request.path_params["model_id"]
+    claimed = _claimed(request)
+    if claimed is not None:
+        return await _one(request, wanted, claimed[0], claimed[1].render_one)
+    return await _one(request, wanted, default(), lambda m: _openai_model(m, int(time.time())))
+
+
+def _dialect_models(dialect: Dialect, route: DialectRoute, listing: ModelList) -> Route:
+    """A dialect's own model-list route (on a path no other API serves)."""
+    async def endpoint(request: Request) -> Response:
+        if route.kind == "models":
+            return _json(listing.render_list(await _models(request)))
+        return await _one(request, request.path_params[route.model_param or "model"], dialect, listing.render_one)
+
+    return Route(route.path, endpoint, methods=list(route.methods))
 
 
 async def lmstudio_models(request: Request) -> Response:
@@ -137,8 +182,8 @@ async def capabilities(request: Request) -> Response:
     return _json({
         "service": SERVICE,
         "version": __version__,
-        "protocols": ["openai.chat_completions", "openai.responses", "anthropic.messages",
-                      "lm_studio.discovery", "ollama.discovery", "llamacpp.discovery"],
+        "protocols": [p for d in all_dialects() for p in d.options.protocols]
+        + ["lm_studio.discovery", "ollama.discovery", "llamacpp.discovery"],
         "features": {
             "streaming": True,
             "tools": any_cap("native_tools"),
@@ -152,8 +197,7 @@ async def capabilities(request: Request) -> Response:
         "default_backend": relay.options.default_backend,
         "routes": [{"pattern": r.pattern, "backend": r.backend, "model": r.model} for r in relay.options.routes],
         "endpoints": {
-            "openai_chat": "/v1/chat/completions", "openai_responses": "/v1/responses",
-            "anthropic_messages": "/v1/messages", "count_tokens": "/v1/messages/count_tokens",
+            **{k: v for d in all_dialects() for k, v in d.options.discovery.items()},
             "models": "/v1/models", "capabilities": "/v1/capabilities", "props": "/props",
             "version": "/version", "health": "/health",
         },
@@ -161,7 +205,9 @@ async def capabilities(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    return [
+    own = [_dialect_models(d, r, d.options.models) for d in all_dialects() if d.options.models is not None
+           for r in d.routes if r.kind in ("models", "model") and not r.marked_by]
+    return own + [
         Route("/", health, methods=["GET", "HEAD"]),
         Route("/health", health, methods=["GET", "HEAD"]),
         Route("/v1/models", models, methods=["GET"]),

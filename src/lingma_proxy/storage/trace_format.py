@@ -21,12 +21,14 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote_plus
 
 import orjson
 
 from .. import ir
+from ..dialects.registry import by_name
 from ..exchange import MAX_CAPTURE, Exchange
-from ..redaction import SecretRegistry
+from ..redaction import SECRET_NAME, SecretRegistry
 from ..sse import SSEDecoder
 from .sanitize import Sanitizer
 
@@ -62,6 +64,20 @@ def redact_headers(headers: Mapping[str, str], found: set[str]) -> dict[str, str
         else:
             out[lk] = v
     return out
+
+
+def redact_query(query: str, found: set[str]) -> str:
+    """A query string with the values of credential-named parameters (Gemini's ``?key=``) redacted."""
+    if not query:
+        return query
+    out = []
+    for pair in query.split("&"):
+        name, eq, value = pair.partition("=")
+        if value and (secret_name(unquote_plus(name)) or SECRET_NAME.search(unquote_plus(name))):
+            found.update({value, unquote_plus(value)})
+            value = REDACTED
+        out.append(name + eq + value)
+    return "&".join(out)
 
 
 def scrub(value: Any, found: set[str], key: str = "") -> Any:
@@ -121,110 +137,12 @@ def parse_sse(raw: bytes) -> list[dict[str, Any]]:
 
 
 def reassemble(dialect: str, events: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
-    """The final message a client would have built from ``events`` (its own dialect)."""
-    datas = [e["data"] for e in events if isinstance(e.get("data"), dict)]
-    if dialect == "anthropic_messages":
-        return _anthropic(datas)
-    if dialect == "openai_chat":
-        return _chat(datas)
-    if dialect == "openai_responses":
-        final = [d["response"] for d in datas if isinstance(d.get("response"), dict)]
-        return final[-1] if final else None
-    return None
-
-
-def _anthropic(datas: list[dict[str, Any]]) -> dict[str, Any] | None:
-    msg: dict[str, Any] | None = None
-    blocks: dict[int, dict[str, Any]] = {}
-    partial: dict[int, str] = {}
-    for d in datas:
-        t = d.get("type")
-        if t == "message_start" and isinstance(d.get("message"), dict):
-            msg = dict(d["message"])
-        elif t == "content_block_start" and isinstance(d.get("content_block"), dict):
-            blocks[_idx(d)] = dict(d["content_block"])
-        elif t == "content_block_delta" and isinstance(d.get("delta"), dict):
-            _anthropic_delta(blocks.setdefault(_idx(d), {}), partial, _idx(d), d["delta"])
-        elif t == "content_block_stop" and _idx(d) in partial:
-            try:
-                blocks.setdefault(_idx(d), {})["input"] = orjson.loads(partial.pop(_idx(d)))
-            except orjson.JSONDecodeError:
-                pass
-        elif t == "message_delta":
-            msg = msg if msg is not None else {}
-            if isinstance(d.get("delta"), dict):
-                msg.update(d["delta"])
-            if isinstance(d.get("usage"), dict):
-                usage = msg.get("usage")
-                msg["usage"] = {**(usage if isinstance(usage, dict) else {}), **d["usage"]}
-        elif t == "error":
-            msg = msg if msg is not None else {}
-            msg["error"] = d.get("error")
-    if msg is None:
+    """The final message a client would have built from ``events`` (its own dialect's
+    ``Dialect.reassemble``)."""
+    found = by_name(dialect)
+    if found is None:
         return None
-    msg["content"] = [blocks[i] for i in sorted(blocks)]
-    return msg
-
-
-def _anthropic_delta(block: dict[str, Any], partial: dict[int, str], i: int, delta: dict[str, Any]) -> None:
-    kind = delta.get("type")
-    if kind == "text_delta":
-        block["text"] = str(block.get("text", "")) + str(delta.get("text", ""))
-    elif kind == "thinking_delta":
-        block["thinking"] = str(block.get("thinking", "")) + str(delta.get("thinking", ""))
-    elif kind == "signature_delta":
-        block["signature"] = str(block.get("signature", "")) + str(delta.get("signature", ""))
-    elif kind == "input_json_delta":
-        partial[i] = partial.get(i, "") + str(delta.get("partial_json", ""))
-    elif kind == "citations_delta":
-        block.setdefault("citations", []).append(delta.get("citation"))
-
-
-def _idx(d: dict[str, Any]) -> int:
-    i = d.get("index")
-    return i if isinstance(i, int) else -1
-
-
-def _chat(datas: list[dict[str, Any]]) -> dict[str, Any] | None:
-    if not datas:
-        return None
-    first = datas[0]
-    choices: dict[int, dict[str, Any]] = {}
-    usage: Any = None
-    for d in datas:
-        if d.get("usage"):
-            usage = d["usage"]
-        for ch in d.get("choices") or ():
-            if not isinstance(ch, dict):
-                continue
-            c = choices.setdefault(ch.get("index", 0), {"message": {"role": "assistant", "content": None},
-                                                       "finish_reason": None, "calls": {}})
-            raw_delta = ch.get("delta")
-            delta: dict[str, Any] = raw_delta if isinstance(raw_delta, dict) else {}
-            m = c["message"]
-            for name in ("content", "reasoning_content", "reasoning", "refusal"):
-                if isinstance(delta.get(name), str):
-                    m[name] = (m.get(name) or "") + delta[name]
-            for tc in delta.get("tool_calls") or ():
-                if not isinstance(tc, dict):
-                    continue
-                call = c["calls"].setdefault(tc.get("index", 0), {"id": None, "type": "function",
-                                                                  "function": {"name": "", "arguments": ""}})
-                call["id"] = tc.get("id") or call["id"]
-                raw_fn = tc.get("function")
-                fn: dict[str, Any] = raw_fn if isinstance(raw_fn, dict) else {}
-                call["function"]["name"] += str(fn.get("name") or "")
-                call["function"]["arguments"] += str(fn.get("arguments") or "")
-            if ch.get("finish_reason"):
-                c["finish_reason"] = ch["finish_reason"]
-    out_choices = []
-    for i in sorted(choices):
-        c = choices[i]
-        if c["calls"]:
-            c["message"]["tool_calls"] = [c["calls"][k] for k in sorted(c["calls"])]
-        out_choices.append({"index": i, "message": c["message"], "finish_reason": c["finish_reason"]})
-    return {"id": first.get("id"), "object": "chat.completion", "created": first.get("created"),
-            "model": first.get("model"), "choices": out_choices, "usage": usage}
+    return found.reassemble([e["data"] for e in events if isinstance(e.get("data"), dict)])
 
 
 # ---------------------------------------------------------------------------- the record
@@ -283,7 +201,7 @@ def build(ex: Exchange, secrets: Iterable[str] = ()) -> bytes:
         "request": {
             "method": "POST",
             "path": ex.path,
-            "query": ex.query,
+            "query": redact_query(ex.query, found),
             "headers": redact_headers(ex.request_headers, found),
             "body": scrub(_json_or_text(ex.request_body), found),
         },

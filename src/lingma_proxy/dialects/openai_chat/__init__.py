@@ -3,6 +3,7 @@
 ``openai_compat`` backend."""
 
 from ._common import NAME
+from .dialect import DIALECT
 from .numbers import check_numbers
 from .request import parse_request
 from .request_render import render_request
@@ -18,6 +19,7 @@ from .stream_parse import StreamParser
 from .think import ThinkSplitter
 
 __all__ = [
+    "DIALECT",
     "NAME",
     "StreamParser",
     "StreamRenderer",

@@ -1,6 +1,7 @@
 """The OpenAI Responses dialect (the only API Codex CLI speaks)."""
 
 from ._wire import NAME
+from .dialect import DIALECT
 from .numbers import check_numbers
 from .request import parse_request
 from .request_render import render_request
@@ -9,6 +10,7 @@ from .stream import StreamRenderer
 from .stream_parse import StreamParser
 
 __all__ = [
+    "DIALECT",
     "NAME",
     "StreamParser",
     "StreamRenderer",
