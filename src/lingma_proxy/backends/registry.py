@@ -1,22 +1,20 @@
 """Backends built from settings, and ``--backend auto`` detection.
 
-Built-in backends register the same way a plugin would: a factory per backend type that takes
-the backend's config entry and the global settings.
+Each backend type's factory comes from its registration (backends/registration.py), found
+through the ``lingma_proxy.backends`` entry points: the built-ins (backends/builtin.py) the
+same way as a plugin's.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .base import Backend
+from .types import by_name
 
 log = logging.getLogger("lingma_proxy.backends")
-
-Factory = Callable[[Any, Any], Backend]
-FACTORIES: dict[str, Factory] = {}
 
 # Local servers probed by `--backend auto`, in order (LM Studio first: it is what most users of
 # the reference product run).
@@ -24,59 +22,6 @@ AUTO_CANDIDATES = (
     ("lmstudio", "http://127.0.0.1:1234/v1"),
     ("ollama", "http://127.0.0.1:11434/v1"),
 )
-
-
-def register(kind: str) -> Callable[[Factory], Factory]:
-    def deco(factory: Factory) -> Factory:
-        FACTORIES[kind] = factory
-        return factory
-
-    return deco
-
-
-@register("openai")
-def _openai(cfg: Any, settings: Any) -> Backend:
-    from .openai_compat import OpenAICompatBackend
-
-    return OpenAICompatBackend(
-        cfg.name,
-        cfg.base_url,
-        cfg.api_key,
-        default_model=cfg.model or settings.model,
-        connect_timeout=settings.connect_timeout,
-        first_byte_timeout=settings.first_byte_timeout,
-        total_timeout=settings.timeout,
-    )
-
-
-@register("anthropic")
-def _anthropic(cfg: Any, settings: Any) -> Backend:
-    from .anthropic import AnthropicBackend
-
-    return AnthropicBackend(
-        cfg.name,
-        cfg.base_url or settings.anthropic_base_url,
-        cfg.api_key,
-        default_model=cfg.model or settings.model,
-        connect_timeout=settings.connect_timeout,
-        first_byte_timeout=settings.first_byte_timeout,
-        total_timeout=settings.timeout,
-        proxy_key=settings.api_key,
-    )
-
-
-@register("remote")
-def _remote(cfg: Any, settings: Any) -> Backend:
-    from .lingma.remote_factory import from_settings
-
-    return from_settings(cfg, settings)
-
-
-@register("ipc")
-def _ipc(cfg: Any, settings: Any) -> Backend:
-    from .lingma.ipc.factory import from_settings
-
-    return from_settings(cfg, settings)
 
 
 @dataclass
@@ -92,11 +37,11 @@ def build(settings: Any) -> Built:
     backends: dict[str, Backend] = {}
     problems: list[str] = []
     for cfg in settings.backends:
-        factory = FACTORIES.get(cfg.type)
-        if factory is None:
+        btype = by_name(cfg.type)
+        if btype is None:
             problems.append(f"backend {cfg.name!r}: type {cfg.type!r} is not available yet")
             continue
-        backends[cfg.name] = factory(cfg, settings)
+        backends[cfg.name] = btype.factory(cfg, settings)
     default = settings.backend if settings.backend in backends else next(iter(backends), None)
     reason = "; ".join(problems)
     return Built(backends, default, reason)

@@ -37,7 +37,9 @@ def render_table(settings: Settings) -> Table:
     table.add_column("key", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
     table.add_column("origin", no_wrap=True)
-    for key, value in settings.masked().items():
+    shown = settings.masked()
+    shown = {k: v for k, v in shown.items() if k != "extra"} | shown.get("extra", {})  # a plugin's keys too
+    for key, value in shown.items():
         if key == "config_file":
             continue
         origin = settings.origins.get(key, "default")

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from ..backends.registration import BackendType
 from . import schema
 from .settings import BUILTIN_BACKENDS, BackendConfig, ConfigError, Route
 
@@ -35,10 +36,10 @@ def build_backends(
     names = {b.name for b in declared}
     wanted = {values["backend"]} | {r.backend for r in routes}
     implied: list[BackendConfig] = []
-    for builtin in BUILTIN_BACKENDS:
-        if builtin in names:
+    for btype in schema.TYPES:
+        if btype.name in names:
             continue
-        b = _implied(builtin, values, origins, wanted)
+        b = _implied(btype, values, origins, wanted)
         if b is not None:
             implied.append(b)
             if out_origins["backends"] == "default":
@@ -55,27 +56,24 @@ def build_backends(
     return backends, tuple(routes), out_origins
 
 
-def _implied(name: str, v: Mapping[str, Any], origins: Mapping[str, str], wanted: set[str]) -> BackendConfig | None:
-    if name == "openai":
-        if v["openai_base_url"]:
-            return BackendConfig("openai", "openai", v["openai_base_url"], v["openai_api_key"])
-        if "openai" in wanted:
-            source = origins.get("backend", "default")
-            raise ConfigError(
-                "the openai backend needs a server URL: set openai_base_url (--openai-base-url, "
-                f"LINGMA_PROXY_OPENAI_BASE_URL or LMSTUDIO_URL), e.g. http://127.0.0.1:1234/v1 for LM Studio "
-                f"(backend openai chosen by {source})",
-                key="openai_base_url",
-                source=source,
-            )
+def _implied(t: BackendType, v: Mapping[str, Any], origins: Mapping[str, str], wanted: set[str]) -> BackendConfig | None:
+    """The backend of type ``t`` the simple settings imply: named (``backend``, a route) or one
+    of its ``implied_by`` keys set; its URL and key from the type's own keys."""
+    name = t.name
+    url = v.get(t.url_key) or "" if t.url_key else ""
+    if name not in wanted and not any(v.get(k) for k in t.implied_by):
         return None
-    if name == "anthropic":
-        if "anthropic" in wanted or v["anthropic_api_key"]:
-            return BackendConfig("anthropic", "anthropic", v["anthropic_base_url"], v["anthropic_api_key"])
-        return None
-    if name in wanted:  # ipc, remote: their details stay in the top-level fields
-        return BackendConfig(name, name, v["ws_url"] if name == "ipc" else v["remote_base_url"])
-    return None
+    if t.needs_url and not url:
+        source = origins.get("backend", "default")
+        key = schema.KEYS_BY_NAME[t.url_key]
+        envs = ", ".join(key.env[:-1]) + " or " + key.env[-1] if len(key.env) > 1 else key.env[0]
+        raise ConfigError(
+            f"the {name} backend needs a server URL: set {key.name} ({key.option}, {envs}){t.url_hint} "
+            f"(backend {name} chosen by {source})",
+            key=key.name,
+            source=source,
+        )
+    return BackendConfig(name, name, url, (v.get(t.api_key_key) or None) if t.api_key_key else None)
 
 
 def _parse_backends(raw: Any, source: str, values: Mapping[str, Any]) -> list[BackendConfig]:
@@ -103,16 +101,17 @@ def _parse_backends(raw: Any, source: str, values: Mapping[str, Any]) -> list[Ba
             raise _err(f"{path}.name", f"{name!r} is declared twice", source)
         seen.add(name)
         btype = entry.get("type", name if name in BUILTIN_BACKENDS else None)
-        if btype not in BUILTIN_BACKENDS:
+        t = next((t for t in schema.TYPES if t.name == btype), None)
+        if t is None or not isinstance(btype, str):
             raise _err(f"{path}.type", f"must be one of {', '.join(BUILTIN_BACKENDS)}", source)
         base_url = _str(entry, "base_url", path, source)
         api_key = _str(entry, "api_key", path, source) or None
-        if btype == "anthropic":
-            base_url = base_url or values["anthropic_base_url"]
-            api_key = api_key or values["anthropic_api_key"]
-        if btype == "openai" and not base_url:
-            raise _err(f"{path}.base_url", "is required for an openai backend", source)
-        check = {"openai": schema.openai_base_url, "ipc": schema.ws_url}.get(btype, schema.base_url)
+        if t.entry_defaults:
+            base_url = base_url or (values.get(t.url_key) or "" if t.url_key else "")
+            api_key = api_key or ((values.get(t.api_key_key) or None) if t.api_key_key else None)
+        if t.needs_url and not base_url:
+            raise _err(f"{path}.base_url", f"is required for an {t.name} backend", source)
+        check = t.url_check or schema.base_url
         if base_url:
             try:
                 base_url = check(base_url)

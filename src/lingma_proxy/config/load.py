@@ -133,24 +133,31 @@ def load_settings(
             raise _unknown(name, "flags", KEYS_BY_NAME.keys() | set(STRUCTURED_KEYS) | {"config"})
         put(flag_key, raw, f"flag {flag_key.option}")
 
-    for f in fields(Settings):
-        if f.name in KEYS_BY_NAME and f.name not in origins:
-            origins[f.name] = DEFAULT
+    field_names = {f.name for f in fields(Settings)}
+    # a registered key that is no Settings field (a backend plugin's) lives in Settings.extra
+    extra_keys = [k for k in KEYS if k.name not in field_names]
+    for name in [f.name for f in fields(Settings)] + [k.name for k in extra_keys]:
+        if name in KEYS_BY_NAME and name not in origins:
+            origins[name] = DEFAULT
     if "cwd" not in values:
         values["cwd"] = str(cwd)
 
     # an unset key still has its default below; build_backends needs the effective values
     effective = {f.name: values.get(f.name, _default(f)) for f in fields(Settings) if f.name in KEYS_BY_NAME}
+    extra = {k.name: values.pop(k.name, k.default) for k in extra_keys}
+    effective |= extra
     backends, routes, backend_origins = build_backends(effective, origins, structured)
     origins.update(backend_origins)
     origins["config_file"] = file_source
-    order = [f.name for f in fields(Settings) if f.name in origins]
+    origins["extra"] = "derived" if any(origins[k.name] != DEFAULT for k in extra_keys) else DEFAULT
+    order = [f.name for f in fields(Settings) if f.name in origins] + [k.name for k in extra_keys]
     settings = Settings(
         **values,
         backends=backends,
         routes=routes,
         config_file=str(path) if path is not None else "",
         origins=MappingProxyType({name: origins[name] for name in order}),
+        extra=MappingProxyType(extra),
     )
     _check_exposure(settings)
     return settings

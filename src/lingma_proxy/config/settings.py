@@ -11,8 +11,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ProxyError
 from ..redaction import SECRET_NAME, settings_secrets
+from .schema import KEYS, TYPE_NAMES
 
-BUILTIN_BACKENDS = ("openai", "anthropic", "ipc", "remote")
+# The registered backend types (backends/types.py): the built-ins, then any plugin's.
+BUILTIN_BACKENDS = TYPE_NAMES
 DEFAULT_FALLBACK_MODELS = (
     "kmodel",
     "mmodel",
@@ -44,7 +46,7 @@ class BackendConfig:
     """One named upstream. ``options`` carries backend-specific extras verbatim."""
 
     name: str
-    type: str  # openai | anthropic | ipc | remote
+    type: str  # a registered backend type: openai | anthropic | ipc | remote | a plugin's
     base_url: str = ""
     api_key: str | None = field(default=None, repr=False)
     model: str = ""  # this backend's default upstream model ("" = the global default)
@@ -147,6 +149,9 @@ class Settings:
     # bookkeeping
     config_file: str = ""
     origins: Mapping[str, str] = field(default_factory=_empty, hash=False, compare=False)
+    # The values of registered keys that are no field above (a backend plugin's), by key name,
+    # defaults included; read them with ``value(name)``. ``masked()`` shows them under "extra".
+    extra: Mapping[str, Any] = field(default_factory=_empty, hash=False)
 
     def masked(self) -> dict[str, Any]:
         """Every field as plain JSON-able data, secrets masked (``origins`` left out)."""
@@ -165,13 +170,25 @@ class Settings:
                 value = [{"pattern": r.pattern, "backend": r.backend, "model": r.model} for r in value]
             elif isinstance(value, tuple):
                 value = list(value)
+            elif f.name == "extra":  # a plugin's keys, shown the same way
+                value = {k: mask_secret(v) if k in SECRET_FIELDS else mask_url(v) if k in URL_FIELDS
+                         else list(v) if isinstance(v, tuple) else v for k, v in value.items()}
             out[f.name] = value
         return out
+
+    def value(self, name: str) -> Any:
+        """The value of the simple setting ``name``: a field, or a plugin's key (``extra``)."""
+        if name in self.extra:
+            return self.extra[name]
+        if name in _FIELDS:
+            return getattr(self, name)
+        raise KeyError(name)
 
     def secrets(self) -> list[str]:
         """Every credential these settings hold (``redaction.SecretRegistry`` is filled from it):
         the secret-typed keys, passwords in URLs, each backend entry's key, URL and secret-named options."""
-        return settings_secrets(self, SECRET_FIELDS, URL_FIELDS)
+        found = settings_secrets(self, SECRET_FIELDS, URL_FIELDS)
+        return found + [v for k, v in self.extra.items() if k in SECRET_FIELDS and isinstance(v, str) and v]
 
     def backend_named(self, name: str) -> BackendConfig | None:
         for b in self.backends:
@@ -180,9 +197,11 @@ class Settings:
         return None
 
 
-SECRET_FIELDS = frozenset({"api_key", "openai_api_key", "anthropic_api_key", "admin_key"})  # = schema's "secret" keys
-# URLs that may carry user:password (proxy URLs do, in practice)
-URL_FIELDS = frozenset({"remote_proxy_url", "openai_base_url", "anthropic_base_url", "remote_base_url", "ws_url"})
+# Derived from the settings table (core keys plus every registered backend type's): the
+# secret-typed keys, and the URLs that may carry user:password (proxy URLs do, in practice).
+SECRET_FIELDS = frozenset(k.name for k in KEYS if k.type == "secret")
+URL_FIELDS = frozenset(k.name for k in KEYS if k.name.endswith("_url"))
+_FIELDS = frozenset(f.name for f in fields(Settings))
 
 
 def _masked_options(options: Any, key: str = "") -> Any:

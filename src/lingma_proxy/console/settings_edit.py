@@ -33,7 +33,7 @@ def key_table() -> list[dict[str, Any]]:
 
 
 def _shown_default(name: str) -> Any:
-    value = _DEFAULTS.get(name)
+    value = _DEFAULTS[name] if name in _DEFAULTS else KEYS_BY_NAME[name].default  # a plugin's key: its own
     if name in SECRET_FIELDS:
         return None
     return list(value) if isinstance(value, tuple) else value
@@ -44,7 +44,7 @@ def _carried(settings: Settings) -> dict[str, Any]:
     flags: dict[str, Any] = {}
     for key in KEYS:
         origin = settings.origins.get(key.name)
-        value = getattr(settings, key.name)
+        value = settings.value(key.name)
         if (origin is not None and (origin.startswith("flag") or origin == CONSOLE)) or \
                 (origin is None and value != _DEFAULTS.get(key.name)):
             flags[key.name] = list(value) if isinstance(value, tuple) else value
@@ -100,7 +100,7 @@ def save(settings: Settings, changes: Mapping[str, Any], *, home: Path | None = 
         if value is None:
             data.pop(name, None)
         else:
-            data[name] = _typed(getattr(settings, name))
+            data[name] = _typed(settings.value(name))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
