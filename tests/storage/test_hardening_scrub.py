@@ -16,15 +16,15 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from lingma_proxy.storage import db, queries
 from lingma_proxy.storage.sanitize import BASE64_MIN, REDACTED, Sanitizer
 from lingma_proxy.storage.scrub import Scrubber
 
-# (one character of slack: a run right after an escape such as \/ may start one character late)
-LONG_RUN = re.compile(r"[A-Za-z0-9+/]{%d,}" % (BASE64_MIN + 2))
+# (slack: a run right after an escape such as \/ may start one character late, and one right after
+# "\\u" five characters late: see storage/scrub.py _RUN)
+LONG_RUN = re.compile(rf"[A-Za-z0-9+/]{{{BASE64_MIN + 5},}}")
 ADMIN = "admin-key-7f3a9c1e"
 KEY = "sk-proj-Zx81kLmQ0987aaBBccDDeeFF"
 
@@ -141,7 +141,7 @@ def sse_stream(draw: Any, secrets: list[str]) -> list[bytes]:
     # chunk boundaries anywhere
     whole = b"".join(frames)
     cuts = sorted(draw(st.lists(st.integers(0, len(whole)), max_size=5)))
-    return [whole[a:b] for a, b in zip([0, *cuts], [*cuts, len(whole)])]
+    return [whole[a:b] for a, b in zip([0, *cuts], [*cuts, len(whole)], strict=True)]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -230,7 +230,7 @@ def test_a_non_json_body_is_clean_bounded_text(data: Any, secrets: list[str]) ->
     parts = data.draw(st.lists(st.one_of(plain_st, st.sampled_from(secrets),
                                          st.integers(0, 50).map(lambda k: blob(k, 1500))), max_size=8))
     raw = ("not json: " + " ".join(parts)).encode()
-    text, cut = Scrubber(Sanitizer(secrets)).body(raw, 2048)
+    text, _ = Scrubber(Sanitizer(secrets)).body(raw, 2048)
     assert text is not None and text.startswith("not json: ")
     assert_clean(text, secrets)
     assert len(text) <= 2048 + 60

@@ -43,7 +43,10 @@ _DATA_MEDIA = re.compile(rb'"data":"([^"\\]*+)","media_type":"([^"\\]{1,100})"')
 # the 64-character floor keeps the callback off ordinary words, the callback checks the length.
 # It starts where no base64 character precedes, or right after an escape (\n, \\, \u0001), never
 # on the second character of an escape (the n of \n, the u of \u00e9): that would break the JSON.
-_RUN = re.compile(rb"(?:(?<![" + _B64 + rb"\\])|(?<=\\[/bfnrt])|(?<=\\u[0-9a-fA-F]{4})|(?<=\\)(?![/bfnrtu]))"
+# After a backslash and u it starts four characters on, hex or not: a lookbehind cannot count
+# backslashes, and whether that was the escape \u00e9 or an escaped backslash before the text
+# "uABE...", both have ended there (a blob after "\\u" keeps at most 5 characters).
+_RUN = re.compile(rb"(?:(?<![" + _B64 + rb"\\])|(?<=\\[/bfnrt])|(?<=\\u[" + _B64 + rb"]{4})|(?<=\\)(?![/bfnrtu]))"
                   rb"[" + _B64 + rb"]{64,}+(?:(?:\\r)?\\n[" + _B64 + rb"]++)*+={0,2}")
 
 
