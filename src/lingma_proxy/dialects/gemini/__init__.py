@@ -2,12 +2,12 @@
 ``:countTokens``, ``GET /v1beta/models``): the contract in ``dialects``, with two differences the
 routes must know. Gemini names the model and the stream-ness in the URL, so ``parse_request``
 takes them as keyword arguments; and its stream has two framings, so ``StreamRenderer`` takes
-``sse=`` (``?alt=sse``: SSE frames; otherwise one incrementally written JSON array).
-
-Not yet served: the routes arrive with the seams refactor of issue #11 (docs/gemini.md).
+``sse=`` (``?alt=sse``: SSE frames; otherwise one incrementally written JSON array). ``DIALECT``
+(dialect.py) binds both from the route (``Dialect.at``); the server serves it from the registry.
 """
 
 from ._wire import NAME
+from .dialect import DIALECT
 from .request import parse_count_tokens, parse_request
 from .request_render import render_request, request_path
 from .response import (
@@ -23,6 +23,7 @@ from .schema import from_json_schema, to_json_schema
 from .stream import StreamParser, StreamRenderer
 
 __all__ = [
+    "DIALECT",
     "NAME",
     "StreamParser",
     "StreamRenderer",
