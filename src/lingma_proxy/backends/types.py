@@ -3,9 +3,10 @@
 Read once per process through ``importlib.metadata``, the way a third party's package is found
 (an installed distribution's ``entry_points.txt`` anywhere on ``sys.path``). The built-ins come
 first, in their own order (openai, anthropic, ipc, remote: the first configured backend is the
-default one); a plugin's follow by entry point name. When lingma-proxy's own metadata is missing (run from a source tree that was never
-installed) the built-ins are imported directly. A type name registered twice keeps the first;
-a plugin that fails to load is logged and left out, never stopping the proxy.
+default one); a plugin's follow by entry point name. When lingma-proxy's own metadata is
+missing (a source tree never installed) the built-ins' entry points are used as declared. A
+type name registered twice keeps the first; a plugin that fails to load is logged and left out,
+never stopping the proxy.
 """
 
 from __future__ import annotations

@@ -56,7 +56,8 @@ def build_backends(
     return backends, tuple(routes), out_origins
 
 
-def _implied(t: BackendType, v: Mapping[str, Any], origins: Mapping[str, str], wanted: set[str]) -> BackendConfig | None:
+def _implied(t: BackendType, v: Mapping[str, Any], origins: Mapping[str, str],
+             wanted: set[str]) -> BackendConfig | None:
     """The backend of type ``t`` the simple settings imply: named (``backend``, a route) or one
     of its ``implied_by`` keys set; its URL and key from the type's own keys."""
     name = t.name
