@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 from pathlib import Path
 
 import pytest
@@ -254,7 +255,7 @@ def find_cycles(graph: dict[str, dict[str, str]]) -> list[list[str]]:
 
 
 def _describe(graph: dict[str, dict[str, str]], cycle: list[str]) -> str:
-    return "\n".join(f"  {a} -> {b}  ({graph[a][b]})" for a, b in zip(cycle, cycle[1:]))
+    return "\n".join(f"  {a} -> {b}  ({graph[a][b]})" for a, b in itertools.pairwise(cycle))
 
 
 def test_no_import_cycles() -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from fakes.openai_upstream import CREATED, FakeOpenAIUpstream
 
+from fakes.openai_upstream import CREATED, FakeOpenAIUpstream
 from lingma_proxy.backends import openai_compat
 from lingma_proxy.backends.openai_compat import OpenAICompatBackend
 from lingma_proxy.relay import Relay, RelayOptions

@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 import pytest
-from fakes.openai_upstream import Call, FakeOpenAIUpstream, Reply, usage_for
 
+from fakes.openai_upstream import Call, FakeOpenAIUpstream, Reply, usage_for
 from lingma_proxy import errors, ir
 from lingma_proxy.backends import openai_compat
 from lingma_proxy.backends.base import Backend, BackendState
@@ -548,9 +548,8 @@ async def test_fake_non_streaming_and_usage(fake: FakeOpenAIUpstream) -> None:
 
     fake.queue(Reply.tools([Call("Bash", '{"command":"ls"}')], text=["ok"]))
     body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
-    async with aiohttp.ClientSession() as s:
-        async with s.post(fake.base_url + "/chat/completions", data=orjson.dumps(body)) as r:
-            got = await r.json()
+    async with aiohttp.ClientSession() as s, s.post(fake.base_url + "/chat/completions", data=orjson.dumps(body)) as r:
+        got = await r.json()
     raw_len = len(orjson.dumps(body))
     assert got["usage"] == usage_for(raw_len, len("ok") + len('{"command":"ls"}'))
     assert got["choices"][0] == {

@@ -12,11 +12,11 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner, Result
+
 from fakes.anthropic_upstream import FakeAnthropicUpstream
 from fakes.ir_backend import ScriptedBackend, text_script
-from server_harness import ServerThread, make_settings
-
 from lingma_proxy.cli.main import cli
+from server_harness import ServerThread, make_settings
 
 FAKE_CLAUDE = """#!{python}
 import json, os, sys, urllib.request

@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 import pytest
 from click.testing import CliRunner, Result
-from isolation import isolate
 
+from isolation import isolate
 from lingma_proxy import __version__
 from lingma_proxy.cli.main import cli
 from lingma_proxy.config import KEYS, Settings

@@ -9,13 +9,13 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner, Result
+
 from fakes.anthropic_upstream import (
     AReply,
     FakeAnthropicUpstream,
     text_frames,
     tool_frames,
 )
-
 from lingma_proxy import ir
 from lingma_proxy.cli import trace_analysis as ta
 from lingma_proxy.cli.main import cli

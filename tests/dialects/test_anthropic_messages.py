@@ -19,10 +19,9 @@ from anthropic.lib.streaming._messages import accumulate_event
 from anthropic.types import Message, RawMessageStreamEvent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import goldens  # noqa: E402
-
-from lingma_proxy import errors, ir, sse  # noqa: E402
-from lingma_proxy.dialects import anthropic_messages as am  # noqa: E402
+import goldens
+from lingma_proxy import errors, ir, sse
+from lingma_proxy.dialects import anthropic_messages as am
 
 SCENARIOS = goldens.scenarios()
 REQ = ir.Request(model="test-model", messages=(ir.Message("user", (ir.TextPart("hi"),)),), stream=True)
@@ -575,8 +574,12 @@ def test_parse_error_retryable_flags() -> None:
 
 # --------------------------------------------------------------------------- fuzz upstream input
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import (  # noqa: E402
+    HealthCheck,
+    given,
+    settings,
+    strategies as st,
+)
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),

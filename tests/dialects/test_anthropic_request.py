@@ -10,14 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import goldens  # noqa: E402
-
-from lingma_proxy import errors, ir  # noqa: E402
-from lingma_proxy.dialects import anthropic_messages as am  # noqa: E402
+import goldens
+from lingma_proxy import errors, ir
+from lingma_proxy.dialects import anthropic_messages as am
 
 CASES = sorted(p.name for p in goldens.GOLDEN.glob("req_anthropic_*"))
 

@@ -10,8 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from google.genai import _api_client
-from google.genai import types as gt
+from google.genai import _api_client, types as gt
 
 import goldens
 from lingma_proxy import errors, ir, sse

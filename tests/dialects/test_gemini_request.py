@@ -11,10 +11,8 @@ from typing import Any
 
 import pytest
 from google import genai
-from google.genai import _common, models
-from google.genai import types as gt
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from google.genai import _common, models, types as gt
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from lingma_proxy import errors, ir
 from lingma_proxy.dialects import gemini

@@ -11,11 +11,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from google.genai import _api_client, models
-from google.genai import errors as gerrors
-from google.genai import types as gt
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from google.genai import _api_client, errors as gerrors, models, types as gt
+from hypothesis import given, settings, strategies as st
 
 from lingma_proxy import errors, ir, sse
 from lingma_proxy.dialects import gemini

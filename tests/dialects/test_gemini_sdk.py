@@ -10,13 +10,11 @@ import base64
 import json
 import re
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
 from google import genai
-from google.genai import errors as gerrors
-from google.genai import types as gt
+from google.genai import errors as gerrors, types as gt
 
 from lingma_proxy import errors, ir
 from lingma_proxy.dialects import gemini
@@ -167,7 +165,7 @@ def test_streamed_thinking_keeps_its_signature_across_turns(signature: str) -> N
                        if p.thought)
     assert thoughts == thinking.text
     assert routes.requests[0].reasoning == ir.Reasoning(budget_tokens=2048, summary="auto")
-    for c in chat.send_message_stream([gt.Part.from_function_response(name="get_weather", response={"output": "sun"})]):
+    for _ in chat.send_message_stream([gt.Part.from_function_response(name="get_weather", response={"output": "sun"})]):
         pass
     history = routes.requests[1].messages
     assert history[1].content == (thinking, ir.ToolCallPart("toolu_9", "get_weather", '{"city":"Paris"}'))

@@ -10,11 +10,10 @@ from typing import Any
 
 import pydantic
 import pytest
-from dialects.test_openai_chat_support import check_json, goldens, load_request
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from openai.types.chat import completion_create_params as ccp
 
+from dialects.test_openai_chat_support import check_json, goldens, load_request
 from lingma_proxy import errors, ir
 from lingma_proxy.dialects import openai_chat as oc
 

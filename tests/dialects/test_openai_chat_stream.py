@@ -10,6 +10,10 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings, strategies as st
+from openai.lib.streaming.chat import ChatCompletionStreamState
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
 from dialects.test_openai_chat_support import (
     CREATED,
     check_bytes,
@@ -18,11 +22,6 @@ from dialects.test_openai_chat_support import (
     parse_sse,
     strip_for_chat,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from openai.lib.streaming.chat import ChatCompletionStreamState
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
-
 from lingma_proxy import errors, ir
 from lingma_proxy.dialects import openai_chat as oc
 

@@ -13,9 +13,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import goldens
 import pytest
 
+import goldens
 from lingma_proxy import ir, sse
 from lingma_proxy.dialects import openai_chat as oc
 

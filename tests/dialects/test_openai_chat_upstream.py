@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
 from dialects.test_openai_chat_support import (
     FIXTURES,
     check_ir_stream,
@@ -16,9 +18,6 @@ from dialects.test_openai_chat_support import (
     normalized,
     parse_sse,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from lingma_proxy import errors, ir, sse
 from lingma_proxy.dialects import openai_chat as oc
 

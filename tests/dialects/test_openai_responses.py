@@ -14,12 +14,11 @@ from typing import Any
 
 import orjson
 import pytest
-from goldens import GOLDEN, from_json, load_events, scenarios, wire_path
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
+from goldens import GOLDEN, from_json, load_events, scenarios, wire_path
 from lingma_proxy import errors, ir, sse
 from lingma_proxy.dialects import openai_responses as R
 
@@ -240,7 +239,7 @@ def test_call_id_is_identical_in_every_event(case: str) -> None:
         n = sum(1 for e in events if e.get("item_id") == item_id)
         assert n >= 1
     # IR call ids verbatim; a blank one minted once
-    assert [c if i else "" for c, i in zip(call_ids, ir_ids)] == ir_ids
+    assert [c if i else "" for c, i in zip(call_ids, ir_ids, strict=True)] == ir_ids
 
 
 def test_custom_tool_call_is_emitted_as_custom_tool_call() -> None:

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from goldens import GOLDEN, to_json
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
+from goldens import GOLDEN, to_json
 from lingma_proxy import errors, ir
 from lingma_proxy.dialects import openai_responses as R
 

@@ -18,12 +18,11 @@ from typing import Any
 
 import orjson
 import pytest
-from dialects.test_openai_chat_support import check_ir_stream
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk
 
+from dialects.test_openai_chat_support import check_ir_stream
 from lingma_proxy import ir, sse
 from lingma_proxy.dialects import openai_chat as oc
 

@@ -20,11 +20,10 @@ body ends cleanly but short).
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 import orjson
 from aiohttp import web

@@ -25,7 +25,6 @@ import base64
 import binascii
 import hashlib
 import re
-import threading
 import time
 import uuid
 from collections import deque

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import threading
 import time
 from collections import deque
 from collections.abc import Iterable

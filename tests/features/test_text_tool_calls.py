@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from features.tool_sets import CLAUDE, CODEX, ids
 from lingma_proxy import ir
 from lingma_proxy.features.text_tool_calls import TextToolCallStream, extract_text_tool_calls
-from features.tool_sets import CLAUDE, CODEX, ids
 
 QWEN = ("I'll check.\n<tool_call>\n<function=Bash>\n<parameter=command>\nls -la\n</parameter>\n"
         "<parameter=timeout>\n5000\n</parameter>\n</function>\n</tool_call>")

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from lingma_proxy.features.tool_aliases import rename_params, resolve_tool_name, tool_for_intent
 from features.tool_sets import CLAUDE, CODEX, tool
+from lingma_proxy.features.tool_aliases import rename_params, resolve_tool_name, tool_for_intent
 
 HERMES = [tool(n) for n in ("terminal", "read_file", "search_files", "patch", "write_file",
                            "web_search", "web_extract", "todo")]

@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from features.tool_sets import CLAUDE, CODEX, DIR, tool
 from lingma_proxy import ir
 from lingma_proxy.features.action_blocks import parse_actions
 from lingma_proxy.features.tool_contract import (
-    build_contract, effective_tools, inject_contract, needs_emulation, render_action,
+    build_contract,
+    effective_tools,
+    inject_contract,
+    needs_emulation,
+    render_action,
 )
-from features.tool_sets import CLAUDE, CODEX, DIR, tool
 
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from features.tool_sets import CLAUDE, CODEX, ids, tool
 from lingma_proxy import ir
 from lingma_proxy.features.action_blocks import parse_action_parts, parse_actions
-from lingma_proxy.features.tool_args import check_arguments, coerce, loads_lenient, FAIL
-from features.tool_sets import CLAUDE, CODEX, ids, tool
+from lingma_proxy.features.tool_args import FAIL, check_arguments, coerce, loads_lenient
 
 F = "```"
 HERMES = (tool("terminal", {"command": {"type": "string"}}, ["command"]),

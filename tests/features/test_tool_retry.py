@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from features.tool_sets import CLAUDE
 from lingma_proxy import ir
 from lingma_proxy.features.tool_contract import inject_contract
 from lingma_proxy.features.tool_retry import (
-    RETRY_MARK, is_retry, looks_like_announcement, looks_like_handoff, looks_like_refusal,
-    retry_request, should_retry,
+    RETRY_MARK,
+    is_retry,
+    looks_like_announcement,
+    looks_like_handoff,
+    looks_like_refusal,
+    retry_request,
+    should_retry,
 )
-from features.tool_sets import CLAUDE
 
 REQ = ir.Request("m", (ir.Message("user", (ir.TextPart("how much memory is free?"),)),), tools=CLAUDE)
 

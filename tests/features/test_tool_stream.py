@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from features.tool_sets import CLAUDE, ids
 from lingma_proxy import ir
 from lingma_proxy.features.action_blocks import parse_action_parts
 from lingma_proxy.features.tool_stream import CallStream, EmulatedToolStream, emulate_response
-from features.tool_sets import CLAUDE, ids
 
 F = "```"
 
@@ -252,7 +252,7 @@ def test_random_blocks_between_text(data: st.DataObject) -> None:
     noise = data.draw(st.lists(SAFE, min_size=1, max_size=5))
     blocks = [act("Bash", {"command": f"echo {i}"}) for i in range(len(noise) - 1)]
     text = "".join(n + (blocks[i] if i < len(blocks) else "") for i, n in enumerate(noise))
-    resp, out = stream_parts(data.draw(splits(text)))
+    resp, _ = stream_parts(data.draw(splits(text)))
     assert len(resp.tool_calls()) == len(blocks)
     squash = lambda s: "".join(s.split())  # noqa: E731
     assert squash(resp.text()) == squash("".join(noise))

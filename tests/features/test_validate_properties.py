@@ -11,13 +11,10 @@ from __future__ import annotations
 import base64
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from lingma_proxy import errors, ir
-from lingma_proxy.dialects import anthropic_messages as am
-from lingma_proxy.dialects import openai_chat as oc
-from lingma_proxy.dialects import openai_responses as orr
+from lingma_proxy.dialects import anthropic_messages as am, openai_chat as oc, openai_responses as orr
 from lingma_proxy.features import validate
 
 ids = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FF), min_size=1, max_size=12)
@@ -38,7 +35,7 @@ def _unique(rs: list[list[str]]) -> list[list[str]]:
 
 def anthropic_body(rs: list[list[str]], answered: list[list[str]]) -> dict:
     msgs: list[dict] = [{"role": "user", "content": "go"}]
-    for calls, results in zip(rs, answered):
+    for calls, results in zip(rs, answered, strict=True):
         uses = [{"type": "tool_use", "id": c, "name": "t", "input": {}} for c in calls]
         answers = [{"type": "tool_result", "tool_use_id": r, "content": "ok"} for r in results]
         msgs.append({"role": "assistant", "content": uses})
@@ -48,7 +45,7 @@ def anthropic_body(rs: list[list[str]], answered: list[list[str]]) -> dict:
 
 def chat_body(rs: list[list[str]], answered: list[list[str]]) -> dict:
     msgs: list[dict] = [{"role": "user", "content": "go"}]
-    for calls, results in zip(rs, answered):
+    for calls, results in zip(rs, answered, strict=True):
         msgs.append({"role": "assistant", "tool_calls": [
             {"id": c, "type": "function", "function": {"name": "t", "arguments": "{}"}} for c in calls]})
         msgs += [{"role": "tool", "tool_call_id": r, "content": "ok"} for r in results]
@@ -58,7 +55,7 @@ def chat_body(rs: list[list[str]], answered: list[list[str]]) -> dict:
 
 def responses_body(rs: list[list[str]], answered: list[list[str]]) -> dict:
     items: list[dict] = [{"role": "user", "content": "go"}]
-    for calls, results in zip(rs, answered):
+    for calls, results in zip(rs, answered, strict=True):
         items += [{"type": "function_call", "call_id": c, "name": "t", "arguments": "{}"} for c in calls]
         items += [{"type": "function_call_output", "call_id": r, "output": "ok"} for r in results]
     items.append({"role": "user", "content": "next"})

@@ -12,6 +12,7 @@ import httpx
 import openai
 import orjson
 import pytest
+
 from fakes.anthropic_upstream import (
     SIGNATURE,
     AReply,
@@ -20,11 +21,10 @@ from fakes.anthropic_upstream import (
     thinking_frames,
     tool_frames,
 )
-from server_harness import ServerThread, make_settings
-
 from lingma_proxy.backends.anthropic import AnthropicBackend
 from lingma_proxy.config import Route
 from lingma_proxy.exchange import Exchange
+from server_harness import ServerThread, make_settings
 
 CLIENT_KEY = "sk-ant-api03-client-0123456789abcdef"
 CONFIG_KEY = "sk-ant-api03-configured-9876543210"

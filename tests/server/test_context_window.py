@@ -82,7 +82,7 @@ def test_error_mode_openai_responses_sdk(small_window: tuple[ServerThread, Scrip
 
 
 def test_under_the_limit_passes_and_count_tokens_is_cached(small_window: tuple[ServerThread, ScriptedBackend]) -> None:
-    server, backend = small_window
+    server, _ = small_window
     client = anthropic.Anthropic(base_url=server.url, api_key="x", max_retries=0, timeout=20)
     m = client.messages.create(model="claude-opus-5-5", max_tokens=100,
                                messages=[{"role": "user", "content": "hello"}])

@@ -28,13 +28,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+
 from fakes.anthropic_upstream import AReply, FakeAnthropicUpstream, frame, message_start, text_frames
 from fakes.openai_upstream import FakeOpenAIUpstream, Reply
-from server_harness import ServerThread, make_settings
-
 from lingma_proxy.backends.anthropic import AnthropicBackend
 from lingma_proxy.backends.openai_compat import OpenAICompatBackend
 from lingma_proxy.exchange import Exchange
+from server_harness import ServerThread, make_settings
 
 HOLD = 3.0  # how long the fake upstreams hold their answer unless the proxy hangs up
 BUDGET = 0.1 + 0.25  # the 100 ms the proxy promises, plus slack for a loaded 2-core machine
@@ -324,7 +324,8 @@ def test_a_client_that_stays_is_answered_in_full(anthropic_rig: Rig, openai_rig:
         assert r.status_code == 200
         assert (b"[DONE]" in r.content or b"message_stop" in r.content or b"response.completed" in r.content) \
             if stream else r.json()
-        ex = wait_until(lambda: rig.seen[-1] if rig.seen else None, 2, "the record")
+        # called within this iteration, so the loop's current rig is the one meant
+        ex = wait_until(lambda: rig.seen[-1] if rig.seen else None, 2, "the record")  # noqa: B023
         assert (ex.status, ex.client_gone) == (200, False)
 
 

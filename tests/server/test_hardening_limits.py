@@ -14,14 +14,14 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+
 from fakes.anthropic_upstream import FakeAnthropicUpstream
 from fakes.openai_upstream import FakeOpenAIUpstream
-from server_harness import ServerThread, make_settings
-
 from lingma_proxy.backends.anthropic import AnthropicBackend
 from lingma_proxy.config import BackendConfig
 from lingma_proxy.dialects.limits import MAX_DEPTH
 from lingma_proxy.exchange import Exchange
+from server_harness import ServerThread, make_settings
 
 MARK = b'"@@DEEP@@"'
 CASE = "x-test-case"
@@ -292,8 +292,7 @@ def test_integers_outside_64_bits_anywhere(backends: list[Served], path: str, li
 # ------------------------------------------------------------------ never a 5xx
 
 try:
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
+    from hypothesis import HealthCheck, given, settings, strategies as st
 except ImportError:  # pragma: no cover
     st = None
 
@@ -414,7 +413,7 @@ def test_early_failures_are_in_the_recorder_and_the_console(guarded: ServerThrea
     got = sorted((row["path"], row["status"], row["error"] or "") for row in rows)
     want = sorted((p, s, frag) for p, _, _, s, frag in GUARDED)
     assert len(got) == len(want), got
-    for (gp, gs, ge), (wp, ws, frag) in zip(got, want):
+    for (gp, gs, ge), (wp, ws, frag) in zip(got, want, strict=True):
         assert (gp, gs) == (wp, ws) and frag in ge, (got, want)
     assert debug["count"] >= len(GUARDED)
     assert "sk-door-key" not in orjson.dumps(rows).decode()

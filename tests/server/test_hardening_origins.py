@@ -186,7 +186,7 @@ def origin_of(server: ServerThread, origin: str) -> str:
 
 
 def check_actual(server: ServerThread, family: str, origin: str, allowed: bool) -> None:
-    method, path, _, admin = ROUTES[family]
+    _, path, _, admin = ROUTES[family]
     # a cross-origin "simple" request: text/plain bodies need no preflight, so the server must refuse
     r = route_call(server, family, {"Origin": origin}, content_type="text/plain" if not admin else "application/json")
     if not allowed:

@@ -164,7 +164,7 @@ def _one(server: ServerThread, api: str, model: str, stream: bool) -> dict[str, 
     assert r.status_code == 200, r.text
     wait_written(server, before + 1, timeout=10)
     row = httpx.get(server.url + "/console/api/requests?limit=1").json()["requests"][0]
-    assert row["dialect"].endswith(api) or api == "chat" and row["dialect"] == "openai_chat"
+    assert row["dialect"].endswith(api) or (api == "chat" and row["dialect"] == "openai_chat")
     return dict(row)
 
 

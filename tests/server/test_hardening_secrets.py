@@ -33,13 +33,12 @@ import httpx
 import orjson
 import pytest
 from click.testing import CliRunner
-from fakes.anthropic_upstream import AReply, FakeAnthropicUpstream, text_frames
-from fakes.lingma_remote import Account, LingmaRemoteEmulator
-from fakes.lingma_remote import Reply as LReply
-from fakes.openai_upstream import Call, FakeOpenAIUpstream, Reply
-from server_harness import ServerThread
 
+from fakes.anthropic_upstream import AReply, FakeAnthropicUpstream, text_frames
+from fakes.lingma_remote import Account, LingmaRemoteEmulator, Reply as LReply
+from fakes.openai_upstream import Call, FakeOpenAIUpstream, Reply
 from lingma_proxy.config import load_settings
+from server_harness import ServerThread
 
 ACCOUNT = Account(cosy_key="COSY+Kq7/Wm2Xr9Lp4Zt6Vn==", encrypt_user_info="EUI/Hj3Gf8Ds1+Ak5Lq9Zx==",
                   user_id="1000000000007777", machine_id="0123456789abcdef-SECRET-MACHINE")

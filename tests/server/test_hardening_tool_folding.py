@@ -17,11 +17,11 @@ import anthropic
 import openai
 import orjson
 import pytest
-from fakes.openai_upstream import FakeOpenAIUpstream, Reply
 from openai.lib.streaming.chat import ChatCompletionStreamState
-from server_harness import ServerThread, make_settings
 
+from fakes.openai_upstream import FakeOpenAIUpstream, Reply
 from lingma_proxy.backends.openai_compat import OpenAICompatBackend
+from server_harness import ServerThread, make_settings
 
 W = '{"city": "Paris"}'
 CHAT_TOOLS = [{"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}

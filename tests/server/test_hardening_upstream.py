@@ -20,17 +20,16 @@ import httpx
 import openai
 import orjson
 import pytest
-from fakes.anthropic_upstream import AReply, FakeAnthropicUpstream, error_frame, text_frames
-from fakes.lingma_remote import Account, Fault, LingmaRemoteEmulator
-from fakes.lingma_remote import Reply as LReply
-from fakes.openai_upstream import FakeOpenAIUpstream, Reply
-from server_harness import ServerThread, make_settings
 
+from fakes.anthropic_upstream import AReply, FakeAnthropicUpstream, error_frame, text_frames
+from fakes.lingma_remote import Account, Fault, LingmaRemoteEmulator, Reply as LReply
+from fakes.openai_upstream import FakeOpenAIUpstream, Reply
 from lingma_proxy.backends.anthropic import AnthropicBackend
 from lingma_proxy.backends.lingma.remote import RemoteBackend
 from lingma_proxy.backends.openai_compat import OpenAICompatBackend
 from lingma_proxy.config import Route
 from lingma_proxy.exchange import Exchange
+from server_harness import ServerThread, make_settings
 
 FIRST_BYTE = 0.2  # the first-byte timeout of the backend behind the "tiny-*" model names
 SLOW_OK = 5.0  # ... and of the others (the machine is shared: 0.2 s is too tight for every case)

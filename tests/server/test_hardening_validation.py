@@ -21,13 +21,13 @@ import anthropic
 import httpx
 import openai
 import pytest
+
 from fakes.anthropic_upstream import FakeAnthropicUpstream
 from fakes.openai_upstream import FakeOpenAIUpstream
 from goldens import GOLDEN
-from server_harness import ServerThread, make_settings
-
 from lingma_proxy.backends.anthropic import AnthropicBackend
 from lingma_proxy.config import BackendConfig
+from server_harness import ServerThread, make_settings
 
 CHAT, RESP, MSGS = "openai_chat", "openai_responses", "anthropic_messages"
 PATHS = {CHAT: "/v1/chat/completions", RESP: "/v1/responses", MSGS: "/v1/messages"}
@@ -440,7 +440,7 @@ def test_empty_conversations_refused(openai_side, anthropic_side, dialect, body,
 @pytest.mark.parametrize("dialect", DIALECTS)
 @pytest.mark.parametrize("media", sorted(MAGIC))
 def test_valid_images_pass(openai_side, dialect, media) -> None:
-    server, fake = openai_side
+    server, _ = openai_side
     body, _ = user_image(dialect, data=B64[media], media=media)
     accepted(server, dialect, body)
     body, _ = user_image(dialect, url="https://example.com/cat.png")
@@ -554,9 +554,8 @@ def test_bad_local_images_refused(local_side, dialect, what) -> None:
     elif what == "mislabeled-text":
         target = root / "notes.png"
         target.write_text("just text")
-    elif what == "fifo":
-        if not target.exists():
-            os.mkfifo(target)
+    elif what == "fifo" and not target.exists():
+        os.mkfifo(target)
     url = {"relative": "shot.png", "remote-file-url": "file://example.com/x.png",
            "ftp": "ftp://example.com/x.png"}.get(what, str(target))
     body, param = user_image(dialect, url=url)
@@ -601,7 +600,7 @@ COUNT_CASES = [
 @pytest.mark.parametrize("dialect", sorted(COUNT_PATHS))
 @pytest.mark.parametrize(("name", "build"), COUNT_CASES, ids=[c[0] for c in COUNT_CASES])
 def test_count_endpoints_refuse_the_same(openai_side, name, build, dialect) -> None:
-    server, fake = openai_side
+    server, _ = openai_side
     body, param = build(dialect)
     r = httpx.post(server.url + COUNT_PATHS[dialect], json=body, timeout=10)
     assert r.status_code == 400, r.text
@@ -618,7 +617,6 @@ def test_count_endpoints_refuse_the_same(openai_side, name, build, dialect) -> N
 @pytest.fixture(scope="module")
 def ipc_side(tmp_path_factory) -> Iterator[tuple[ServerThread, Any, Any]]:
     from fakes.lingma_ipc import LingmaIPCEmulator
-
     from lingma_proxy.config import load_settings
     emu = LingmaIPCEmulator().start_thread(socket_path=str(tmp_path_factory.mktemp("rt") / "lingma.sock"))
     home = tmp_path_factory.mktemp("home")

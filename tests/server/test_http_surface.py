@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import httpx
 import openai
-import pytest
 
 from fakes.ir_backend import ScriptedBackend
-from server_harness import ServerThread
-from server_harness import make_settings_fast_ping
+from server_harness import ServerThread, make_settings_fast_ping
 
 
 def test_models_and_discovery_shapes(server) -> None:

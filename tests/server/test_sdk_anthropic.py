@@ -90,14 +90,13 @@ def test_errors_in_anthropic_shape(client, scripted, exc, status, etype) -> None
 def test_mid_stream_error_event(client, scripted) -> None:
     scripted.push(ir.MessageStart("u", "m"), ir.BlockStart(0, "text"), ir.TextDelta(0, "par"),
                   errors.Overloaded("went away"))
-    with pytest.raises(anthropic.APIStatusError):
-        with client.messages.stream(model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}]) as s:
-            s.get_final_message()
+    with pytest.raises(anthropic.APIStatusError), \
+            client.messages.stream(model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}]) as s:
+        s.get_final_message()
 
 
 def test_ping_sent_while_upstream_is_silent(scripted) -> None:
-    from server_harness import ServerThread
-    from server_harness import make_settings_fast_ping
+    from server_harness import ServerThread, make_settings_fast_ping
 
     scripted.push(("sleep", 0.5), *text_script("late"))
     with ServerThread(make_settings_fast_ping(), {"scripted": scripted}) as srv:

@@ -89,8 +89,7 @@ def test_mid_stream_failure_is_response_failed(client, scripted) -> None:
     scripted.push(ir.MessageStart("u", "m"), ir.BlockStart(0, "text"), ir.TextDelta(0, "par"),
                   errors.UpstreamError("dropped"))
     types = []
-    with pytest.raises(openai.APIError):
-        with client.responses.stream(model="m", input="x") as s:
-            for ev in s:
-                types.append(ev.type)
+    with pytest.raises(openai.APIError), client.responses.stream(model="m", input="x") as s:
+        for ev in s:
+            types.append(ev.type)
     assert "response.completed" not in types

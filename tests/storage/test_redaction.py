@@ -13,8 +13,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from lingma_proxy.config import BackendConfig, Settings
 from lingma_proxy.exchange import Exchange

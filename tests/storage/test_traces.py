@@ -15,6 +15,7 @@ import anthropic
 import openai
 import orjson
 import pytest
+
 from fakes.anthropic_upstream import (
     SIGNATURE,
     AReply,
@@ -23,12 +24,11 @@ from fakes.anthropic_upstream import (
     thinking_frames,
 )
 from fakes.ir_backend import ScriptedBackend, text_script
-from server_harness import ServerThread, make_settings
-
 from lingma_proxy.backends.anthropic import AnthropicBackend
 from lingma_proxy.exchange import Exchange
 from lingma_proxy.storage import trace_format
 from lingma_proxy.storage.traces import TraceWriter
+from server_harness import ServerThread, make_settings
 
 CLIENT_KEY = "sk-ant-api03-CLIENTSECRET-0123456789abcdef"
 PROXY_KEY = "proxy-key-SECRET-42424242"

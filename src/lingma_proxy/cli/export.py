@@ -52,8 +52,7 @@ def rewrite_reference_flags(args: list[str]) -> list[str]:
 
 
 def _load(kwargs: dict[str, Any], pick: str) -> tuple[Any, Any]:
-    from ..backends.lingma.remote_cache import CredentialStore
-    from ..backends.lingma.remote_cache import pick as pick_login
+    from ..backends.lingma.remote_cache import CredentialStore, pick as pick_login
 
     settings = settings_or_exit(pop_settings_flags(kwargs))
     store = CredentialStore(settings.remote_auth_file, settings.cache_dir)

@@ -112,11 +112,11 @@ def stats_command(days: int, **kwargs: Any) -> None:
         conn.close()
     console = Console()
     lat, ttfb = over["latency_ms"], over["ttfb_ms"]
-    console.print(f"[bold]{counts['requests']}[/bold] requests recorded"
-                  + (f" since {time.strftime('%Y-%m-%d %H:%M', time.localtime(counts['oldest']))}" if counts["oldest"] else ""))
+    since = f" since {time.strftime('%Y-%m-%d %H:%M', time.localtime(counts['oldest']))}" if counts["oldest"] else ""
+    console.print(f"[bold]{counts['requests']}[/bold] requests recorded" + since)
     if lat:
-        console.print(f"latency   p50 {_ms(lat['p50'])}  p95 {_ms(lat['p95'])}  p99 {_ms(lat['p99'])}  max {_ms(lat['max'])}"
-                      f"  (last {over['sample']} requests)")
+        console.print(f"latency   p50 {_ms(lat['p50'])}  p95 {_ms(lat['p95'])}  p99 {_ms(lat['p99'])}"
+                      f"  max {_ms(lat['max'])}  (last {over['sample']} requests)")
     if ttfb:
         console.print(f"first byte p50 {_ms(ttfb['p50'])}  p95 {_ms(ttfb['p95'])}")
     if not usage:

@@ -129,7 +129,8 @@ def analyze(file: str, verbose: bool) -> None:
 
     if b.per_tool:
         shown = b.per_tool if verbose else b.per_tool[:10]
-        tools = Table(title="Tools" + ("" if verbose or len(b.per_tool) <= 10 else f" (10 largest of {len(b.per_tool)}; -v for all)"))
+        cut = "" if verbose or len(b.per_tool) <= 10 else f" (10 largest of {len(b.per_tool)}; -v for all)"
+        tools = Table(title="Tools" + cut)
         tools.add_column("tool")
         tools.add_column("tokens", justify="right")
         tools.add_column("of tools", justify="right")

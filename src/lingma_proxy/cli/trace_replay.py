@@ -84,7 +84,8 @@ async def measure(settings: Any, trace: dict[str, Any], max_tokens: int | None =
         result["backend"], result["model"] = backend.name, ureq.model
         t0 = time.perf_counter()
         async for ev in backend.stream(ureq):
-            if first is None and (isinstance(ev, _OUTPUT) or (isinstance(ev, ir.BlockStart) and ev.kind == "tool_call")):
+            if first is None and (isinstance(ev, _OUTPUT)
+                                  or (isinstance(ev, ir.BlockStart) and ev.kind == "tool_call")):
                 first = time.perf_counter()
             if isinstance(ev, (ir.TextDelta, ir.ThinkingDelta)):
                 out_chars += len(ev.text)

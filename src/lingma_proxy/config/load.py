@@ -109,9 +109,8 @@ def load_settings(
             if name is None:
                 raise _unknown(json_key, source, JSON_KEYS.keys() | set(STRUCTURED_KEYS))
             if name in seen:
-                raise ConfigError(
-                    f"{json_key} and {seen[name]} mean the same setting; keep one (in {source})", key=json_key, source=source
-                )
+                raise ConfigError(f"{json_key} and {seen[name]} mean the same setting; keep one (in {source})",
+                                  key=json_key, source=source)
             seen[name] = json_key
             put(KEYS_BY_NAME[name], raw, source, json_key)  # json_key given: typed JSON
 

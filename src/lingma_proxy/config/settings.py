@@ -229,7 +229,7 @@ def mask_secret(value: str | None) -> str | None:
 
 def mask_url(url: str) -> str:
     """The URL with any password in its user info replaced by ``***``; a query string is dropped."""
-    if not url or "@" not in url and "?" not in url:
+    if not url or ("@" not in url and "?" not in url):
         return url
     try:
         parts = urlsplit(url)

@@ -117,11 +117,10 @@ def _coerce_to(value: Any, t: str) -> Any:
             return str(value)
         if isinstance(value, (dict, list)):  # e.g. Write(content={...}) for a .json file
             return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
-    elif t == "array" or t == "object":
-        if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
-            parsed = loads_lenient(value)
-            if _matches(parsed, t):
-                return parsed
+    elif t in ("array", "object") and isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+        parsed = loads_lenient(value)
+        if _matches(parsed, t):
+            return parsed
     return FAIL
 
 

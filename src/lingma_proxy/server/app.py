@@ -17,14 +17,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from ..backends.base import Backend
-from ..relay import Relay
 from ..console import routes as console
 from ..redaction import LogScrubber, SecretRegistry
+from ..relay import Relay
 from ..storage import traces
 from ..storage.hub import Observability
 from . import api, core, debug, discovery
-from .core import relay_options
 from .auth import AuthMiddleware
+from .core import relay_options
 from .origins import OriginsMiddleware
 from .scrub_answers import ScrubAnswers
 

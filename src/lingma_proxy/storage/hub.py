@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import db
 from ..redaction import SecretRegistry
+from . import db
 from .memory import AccessLog, LogRing
 from .recorder import Recorder
 from .sanitize import Sanitizer

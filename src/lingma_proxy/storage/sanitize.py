@@ -14,15 +14,16 @@ Runs on the recorder's writer thread, never on the request path. Pure: no I/O.
 from __future__ import annotations
 
 import functools
-
 import re
 from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
-from ..redaction import REDACTED as REDACTED  # re-exported: callers import it from here
-from ..redaction import SecretRegistry
+from ..redaction import (
+    REDACTED as REDACTED,  # re-exported: callers import it from here
+    SecretRegistry,
+)
 
 SECRET_KEYS = frozenset({
     "authorization", "proxy_authorization", "cookie", "set_cookie", "x_api_key", "api_key", "apikey",

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes.lingma_ipc import LingmaIPCEmulator, Turn
 
+from fakes.lingma_ipc import LingmaIPCEmulator, Turn
 from lingma_proxy import errors, ir
 from lingma_proxy.backends.lingma.ipc import IPCBackend, Options
 from lingma_proxy.backends.lingma.ipc.backend import NO_REPLY
@@ -195,7 +195,7 @@ async def test_a_drop_before_any_output_is_retried_once(emu: LingmaIPCEmulator, 
 
 async def test_a_drop_mid_answer_is_an_error_not_a_truncated_success(emu: LingmaIPCEmulator, backend: IPCBackend) -> None:
     events = []
-    with pytest.raises(errors.UpstreamError, match="mid-answer.*partial-before-close"):
+    with pytest.raises(errors.UpstreamError, match=r"mid-answer.*partial-before-close"):
         async for ev in backend.stream(req("SCENARIO:close")):
             events.append(ev)
     assert ir.accumulate(events).text() == "partial-before-close " and not any(
@@ -213,7 +213,7 @@ async def test_a_stall_past_the_timeout_is_an_error_and_the_session_is_deleted(e
     b = IPCBackend(options=Options(ws_url=emu.url), timeout=0.3)
     emu.queue(Turn(text=("partial",), finish=None), Turn(text=(), thinking=(), finish=None))
     try:
-        with pytest.raises(errors.UpstreamTimeout, match="incomplete before the 0.3 s timeout. Partial reply: partial"):
+        with pytest.raises(errors.UpstreamTimeout, match=r"incomplete before the 0\.3 s timeout\. Partial reply: partial"):
             await run(b, req())
         with pytest.raises(errors.UpstreamTimeout, match="waiting for Lingma IPC to finish"):
             await run(b, req())
@@ -225,7 +225,7 @@ async def test_a_stall_past_the_timeout_is_an_error_and_the_session_is_deleted(e
 
 async def test_session_new_refused_names_the_vscode_only_runtime(emu: LingmaIPCEmulator, backend: IPCBackend) -> None:
     emu.faults.session_new_error = {"code": -32601, "message": "Method not found"}
-    with pytest.raises(errors.UpstreamUnavailable, match="VS Code.*Method not found|Method not found.*VS Code"):
+    with pytest.raises(errors.UpstreamUnavailable, match=r"VS Code.*Method not found|Method not found.*VS Code"):
         await run(backend, req())
     assert (await backend.list_models())[0].id == "Kimi-K2.6"  # models still work there
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fakes.lingma_ipc import LingmaIPCEmulator
 
+from fakes.lingma_ipc import LingmaIPCEmulator
 from lingma_proxy.cli.main import cli
 
 

@@ -16,10 +16,10 @@ import anthropic
 import httpx
 import openai
 import pytest
-from fakes.lingma_ipc import LingmaIPCEmulator, Turn, tool_loop
-from server_harness import ServerThread
 
+from fakes.lingma_ipc import LingmaIPCEmulator, Turn, tool_loop
 from lingma_proxy.config import load_settings
+from server_harness import ServerThread
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Get weather for a city",
                                             "parameters": {"type": "object", "properties": {"city": {"type": "string"}},

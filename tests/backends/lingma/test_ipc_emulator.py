@@ -19,8 +19,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fakes.lingma_ipc import LingmaIPCEmulator
 
+from fakes.lingma_ipc import LingmaIPCEmulator
 from lingma_proxy import ir
 from lingma_proxy.backends.lingma.ipc import IPCBackend, Options
 from lingma_proxy.dialects import openai_chat

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,8 +10,8 @@ from typing import Any
 
 import orjson
 import pytest
-from fakes.lingma_remote import Account, Fault, LingmaRemoteEmulator, Reply
 
+from fakes.lingma_remote import Account, Fault, LingmaRemoteEmulator, Reply
 from lingma_proxy import errors, ir
 from lingma_proxy.backends.lingma import remote_hosts
 from lingma_proxy.backends.lingma.remote import RemoteBackend
@@ -246,7 +245,7 @@ async def test_error_inside_the_stream_before_output_falls_back(
 async def test_connection_dropped_mid_stream(backend: RemoteBackend, emu: LingmaRemoteEmulator) -> None:
     emu.queue(Reply.of_text("Hel", "lo", "more", fault=Fault.drop(after=2)))
     got, err = await run_until_error(backend)
-    assert "Hello" == "".join(e.text for e in got if isinstance(e, ir.TextDelta))
+    assert "".join(e.text for e in got if isinstance(e, ir.TextDelta)) == "Hello"
     assert "closed the stream for kmodel before it finished" in err.message and err.retryable
 
 

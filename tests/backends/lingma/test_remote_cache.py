@@ -9,8 +9,8 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from fakes.lingma_remote import Account
 
+from fakes.lingma_remote import Account
 from lingma_proxy import errors
 from lingma_proxy.backends.lingma import remote_paths
 from lingma_proxy.backends.lingma.remote_cache import (

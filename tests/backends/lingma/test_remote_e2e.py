@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import anthropic
 import openai
 import pytest
-from fakes.lingma_remote import Account, Fault, LingmaRemoteEmulator, Reply
-from server_harness import ServerThread
 
+from fakes.lingma_remote import Account, Fault, LingmaRemoteEmulator, Reply
 from lingma_proxy.config import load_settings
+from server_harness import ServerThread
 
 from .remote_fixtures import write_credentials
 

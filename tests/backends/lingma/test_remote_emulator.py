@@ -9,8 +9,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fakes.lingma_remote import Account, LingmaRemoteEmulator
 
+from fakes.lingma_remote import Account, LingmaRemoteEmulator
 from lingma_proxy import ir
 from lingma_proxy.backends.lingma.remote import RemoteBackend
 

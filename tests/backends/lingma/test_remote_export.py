@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from fakes.lingma_remote import Account
 from isolation import isolate
-
 from lingma_proxy.backends.lingma.remote_credentials import parse_credentials_file
 from lingma_proxy.cli.export import rewrite_reference_flags
 from lingma_proxy.cli.main import cli

@@ -7,10 +7,12 @@ from typing import Any
 import pytest
 
 from lingma_proxy import errors
-from lingma_proxy.backends.lingma import remote_baseurl as rb
-from lingma_proxy.backends.lingma import remote_credentials as rc
-from lingma_proxy.backends.lingma import remote_errors as rerr
-from lingma_proxy.backends.lingma import remote_models as rm
+from lingma_proxy.backends.lingma import (
+    remote_baseurl as rb,
+    remote_credentials as rc,
+    remote_errors as rerr,
+    remote_models as rm,
+)
 from lingma_proxy.backends.lingma.remote_envelope import DONE, unwrap
 from lingma_proxy.sse import SSEDecoder, SSEEvent
 

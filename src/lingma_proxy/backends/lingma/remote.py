@@ -28,10 +28,14 @@ from ...sse import SSEDecoder
 from ..base import BackendState, Capabilities
 from ..http_upstream import DROPS, HttpUpstream, Opened, Phase, Scrub, Timeouts
 from ..http_util import connection_reason, read_capped
-from . import remote_baseurl as rb
-from . import remote_body, remote_hosts, remote_models
-from . import remote_errors as rerr
-from . import remote_signing as rs
+from . import (
+    remote_baseurl as rb,
+    remote_body,
+    remote_errors as rerr,
+    remote_hosts,
+    remote_models,
+    remote_signing as rs,
+)
 from .remote_cache import CredentialStore
 from .remote_credentials import Credential, expire_text
 from .remote_envelope import DONE, unwrap
@@ -196,8 +200,9 @@ class RemoteBackend:
         now = time.monotonic()
         if self._models is not None and self._models[1] == key and now - self._models[0] < MODELS_TTL:
             return self._models[2]
-        if self._models_error is not None and self._models_error[1] == key and now - self._models_error[0] < MODELS_ERROR_TTL:
-            raise self._models_error[2]
+        failed = self._models_error
+        if failed is not None and failed[1] == key and now - failed[0] < MODELS_ERROR_TTL:
+            raise failed[2]
         try:
             models = await self._fetch_models(cred, base, timeout)
         except errors.ProxyError as exc:

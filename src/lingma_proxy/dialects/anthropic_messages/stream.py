@@ -32,7 +32,7 @@ def _delta(index: int, delta: dict[str, Any]) -> bytes:
 class StreamRenderer:
     """IR events -> Anthropic SSE frames: ``feed(event) -> list[bytes]``, ``finish()``."""
 
-    __slots__ = ("_req", "_started", "_done", "_stopped", "_usage", "_open", "_open_kind", "_wire", "_seen")
+    __slots__ = ("_req", "_started", "_done", "_stopped", "_usage", "_open", "_wire", "_seen")
 
     def __init__(self, req: ir.Request) -> None:
         self._req = req
@@ -41,7 +41,6 @@ class StreamRenderer:
         self._stopped = False  # message_delta written
         self._usage = ir.Usage()
         self._open: int | None = None  # IR index of the open block
-        self._open_kind: ir.BlockKind = "text"
         self._wire = 0  # next wire index: counted here so the output has no gaps
         self._seen: set[int] = set()  # IR indexes already opened once
 
@@ -114,7 +113,7 @@ class StreamRenderer:
         return [_frame("message_start", {"type": "message_start", "message": message})]
 
     def _open_block(self, ev: ir.BlockStart) -> bytes:
-        self._open, self._open_kind = ev.index, ev.kind
+        self._open = ev.index
         self._seen.add(ev.index)
         index = self._wire
         self._wire += 1

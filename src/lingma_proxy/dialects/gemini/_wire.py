@@ -106,9 +106,8 @@ def want_int(value: object, param: str, lo: int | None = None, hi: int | None = 
         n = None
     elif isinstance(value, int):
         n = value
-    elif isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        n = int(value)
-    elif isinstance(value, str) and _INT_TEXT.match(value):
+    elif ((isinstance(value, float) and value.is_integer() and abs(value) < 2**53)
+          or (isinstance(value, str) and _INT_TEXT.match(value))):
         n = int(value)
     if n is None:
         fail(f"Invalid value at '{param}': expected an integer, got {type_name(value)}", param)

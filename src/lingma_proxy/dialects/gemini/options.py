@@ -95,7 +95,8 @@ def tool_config(
     declared = {t.name for t in tools}
     for k, n in enumerate(names):
         if n not in declared:
-            fail(f"{at}.allowedFunctionNames[{k}]: no function named {n!r} is declared", f"{at}.allowedFunctionNames[{k}]")
+            where = f"{at}.allowedFunctionNames[{k}]"
+            fail(f"{where}: no function named {n!r} is declared", where)
     if mode == "NONE":
         return ir.ToolChoice("none"), tools
     if mode != "ANY":
@@ -134,12 +135,12 @@ class Generation:
         v = opt("maxOutputTokens")
         self.max_tokens = None if v is None else want_int(v, f"{at}.maxOutputTokens", 1, TOKENS_MAX)
         v = opt("stopSequences")
-        self.stop = tuple(
-            want_str(s, f"{at}.stopSequences[{i}]") for i, s in enumerate([] if v is None else want_list(v, f"{at}.stopSequences"))
-        )
+        stops = [] if v is None else want_list(v, f"{at}.stopSequences")
+        self.stop = tuple(want_str(s, f"{at}.stopSequences[{i}]") for i, s in enumerate(stops))
         v = opt("candidateCount")
         if v is not None and want_int(v, f"{at}.candidateCount", 1, TOKENS_MAX) > 1:
-            fail(f"{at}.candidateCount: only one candidate per request is supported by this proxy", f"{at}.candidateCount")
+            fail(f"{at}.candidateCount: only one candidate per request is supported by this proxy",
+                 f"{at}.candidateCount")
         self.reasoning = _thinking(opt("thinkingConfig"), f"{at}.thinkingConfig", extra)
         self.response_format = _response_format(g, at, rest, extra)
 
@@ -176,7 +177,8 @@ def _response_format(
     if jschema is None:
         jschema = g.get("_responseJsonSchema")
     if (schema is not None or jschema is not None) and mime is None:
-        fail(f"{at}.responseMimeType: a response schema needs responseMimeType application/json", f"{at}.responseMimeType")
+        fail(f"{at}.responseMimeType: a response schema needs responseMimeType application/json",
+             f"{at}.responseMimeType")
     if mime != "application/json":
         if mime not in (None, "text/plain"):
             # text/x.enum and the like: only a Gemini upstream can honour them.

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from ... import ir
+from . import options
 from ._wire import (
     NAME,
     dump_object,
@@ -39,7 +40,6 @@ from ._wire import (
     want_list,
     want_str,
 )
-from . import options
 from .parts import add_thought, sig_in
 
 _TOP = frozenset(
@@ -141,7 +141,8 @@ class _Contents:
                 turns.append((role, parts))
         return tuple(ir.Message(role, tuple(parts)) for role, parts in turns)
 
-    def _content(self, raw: object, i: int, turns: list[tuple[ir.Role, list[ir.Part]]]) -> tuple[ir.Role, list[ir.Part]]:
+    def _content(self, raw: object, i: int,
+                 turns: list[tuple[ir.Role, list[ir.Part]]]) -> tuple[ir.Role, list[ir.Part]]:
         at = f"contents[{i}]"
         content = want_dict(raw, at)
         raw_role = get(content, "role")
@@ -210,7 +211,8 @@ class _Contents:
         mime = "" if mime is None else want_str(mime, f"{at}.mimeType")
         host = uri.split("://", 1)[-1].split("/", 1)[0].lower()
         if not uri.startswith(("http://", "https://")) or host in _FILE_HOSTS:
-            fail(f"{at}.fileUri: Google file URIs cannot be read through this proxy; send the file as inlineData", f"{at}.fileUri")
+            fail(f"{at}.fileUri: Google file URIs cannot be read through this proxy; send the file as inlineData",
+                 f"{at}.fileUri")
         if mime and not mime.startswith("image/"):
             fail(f"{at}.mimeType: only images can be sent by URL, got {mime}", f"{at}.mimeType")
         image = ir.ImagePart(media_type=mime, url=uri)

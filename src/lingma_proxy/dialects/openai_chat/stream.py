@@ -86,7 +86,8 @@ class StreamRenderer:
                 ordinal = self._n_tools
                 self._tools[ev.index] = ordinal
                 self._n_tools += 1
-                call = {"index": ordinal, "id": ev.id, "type": "function", "function": {"name": ev.name, "arguments": ""}}
+                call = {"index": ordinal, "id": ev.id, "type": "function",
+                        "function": {"name": ev.name, "arguments": ""}}
                 out.append(self._chunk(orjson.dumps({"tool_calls": [call]})))
         elif isinstance(ev, ir.MessageStart):
             if not self._head:

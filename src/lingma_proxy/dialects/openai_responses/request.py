@@ -16,9 +16,9 @@ import orjson
 
 from ... import ir
 from ...errors import InvalidRequest
+from . import options as opt
 from ._wire import NAME, _type_of, custom_arguments
 from .numbers import check_numbers
-from . import options as opt
 
 # Top-level fields the IR models; everything else travels in ``Request.extra``.
 _MODELED = frozenset(
@@ -283,7 +283,7 @@ def _file(part: dict[str, Any], p: str) -> ir.TextPart:
             try:
                 text = b64decode(b64, validate=True).decode("utf-8", "replace")
             except (binascii.Error, ValueError):
-                raise InvalidRequest(f"{p}.file_data is not valid base64", param=f"{p}.file_data")
+                raise InvalidRequest(f"{p}.file_data is not valid base64", param=f"{p}.file_data") from None
             return ir.TextPart(f"[file: {label}]\n{text}")
     return ir.TextPart(f"[file {label} omitted: this proxy forwards only text files]")
 

@@ -16,7 +16,6 @@ from ._wire import (
 )
 
 
-
 def render_request(req: ir.Request) -> dict[str, Any]:
     """IR -> Responses request JSON. Reasoning without ``encrypted`` content is dropped: it
     came from another vendor and a Responses upstream cannot verify it."""

@@ -64,7 +64,7 @@ class StreamParser:
         try:
             data = orjson.loads(event.data)
         except orjson.JSONDecodeError:
-            raise errors.UpstreamError("upstream sent a Responses event that is not JSON")
+            raise errors.UpstreamError("upstream sent a Responses event that is not JSON") from None
         if not isinstance(data, dict):
             return []
         kind = data.get("type")

@@ -23,7 +23,6 @@ from .rpc import Call, Notice, Reply, RpcCore
 log = logging.getLogger("lingma_proxy.ipc")
 
 CLOSED = object()  # put on every turn queue when the connection ends
-HANDSHAKE_TIMEOUT = 5.0
 _READ = 256 * 1024
 
 

@@ -96,10 +96,6 @@ class ModelMap:
             return ""  # the placeholder: let the runtime use its own default
         return self._by_name.get(low) or _STATIC.get(low) or m
 
-    def name_for(self, key: str) -> str:
-        m = self._by_key.get(key)
-        return m.name if m else KEY_TO_DISPLAY.get(key, key)
-
     def infos(self, backend: str) -> list[ir.ModelInfo]:
         """What ``/v1/models`` shows: display names as ids, the default model first."""
         if not self.models:
