@@ -22,10 +22,11 @@ Conventions every parser and renderer keeps:
 
 from __future__ import annotations
 
-import orjson
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
+
+import orjson
 
 Role: TypeAlias = Literal["user", "assistant", "system"]
 StopReason: TypeAlias = Literal[
@@ -344,9 +345,7 @@ class Accumulator:
         self._blocks: dict[int, _Block] = {}
 
     def feed(self, ev: Event) -> None:
-        if isinstance(ev, TextDelta):
-            self._blocks[ev.index].chunks.append(ev.text)
-        elif isinstance(ev, ThinkingDelta):
+        if isinstance(ev, (TextDelta, ThinkingDelta)):
             self._blocks[ev.index].chunks.append(ev.text)
         elif isinstance(ev, ToolArgsDelta):
             self._blocks[ev.index].chunks.append(ev.fragment)

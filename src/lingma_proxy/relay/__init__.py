@@ -34,7 +34,7 @@ from .transforms import plan_transforms, uses_emulation
 
 log = logging.getLogger("lingma_proxy.relay")
 
-__all__ = ["Relay", "RelayOptions", "RouteRule", "Outcome"]
+__all__ = ["Outcome", "Relay", "RelayOptions", "RouteRule"]
 
 
 @dataclass(frozen=True, slots=True)
