@@ -6,8 +6,8 @@ import asyncio
 import logging
 import sqlite3
 import time
-from dataclasses import asdict
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Any
 
 import orjson

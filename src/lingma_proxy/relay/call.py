@@ -197,7 +197,7 @@ class Call:
         pump, keep = self._start()
         try:
             first: Any = await asyncio.wait_for(self.queue.get(), self.relay.options.commit_window)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             first = None  # nothing yet: commit the stream and keep the client alive with pings
         except BaseException:
             keep.cancel()

@@ -28,7 +28,8 @@ JSON = "application/json"
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise errors.RequestTooLarge(f"request body of {declared} bytes is over the limit of {limit} bytes (max_body_bytes)")
+        raise errors.RequestTooLarge(
+            f"request body of {declared} bytes is over the limit of {limit} bytes (max_body_bytes)")
     chunks: list[bytes] = []
     size = 0
     try:

@@ -125,7 +125,8 @@ async def props(request: Request) -> Response:
     settings = request.app.state.settings
     alias = settings.model or (ms[0].id if ms else "")
     ctx = next((m.context_window for m in ms if m.id == alias and m.context_window), DEFAULT_CONTEXT)
-    return _json({"model_alias": alias, "default_generation_settings": {"n_ctx": ctx}, "total_slots": settings.max_concurrent})
+    return _json({"model_alias": alias, "default_generation_settings": {"n_ctx": ctx},
+                  "total_slots": settings.max_concurrent})
 
 
 async def version(request: Request) -> Response:
