@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, NoReturn
+from typing import Any
 
 import orjson
 
-from ... import errors, ir
+from ... import ir
+from ..fields import FieldChecks, fail as fail, type_name as type_name  # re-exported for the parsers
 
 NAME = "gemini"
 
@@ -51,48 +52,9 @@ def unknown(obj: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
     return {camel(k): v for k, v in obj.items() if camel(k) not in known}
 
 
-def fail(message: str, param: str | None = None) -> NoReturn:
-    raise errors.InvalidRequest(message, param=param)
-
-
-def type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def want_str(value: object, param: str) -> str:
-    if not isinstance(value, str):
-        fail(f"Invalid value at '{param}': expected a string, got {type_name(value)}", param)
-    return value
-
-
-def want_dict(value: object, param: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        fail(f"Invalid value at '{param}': expected an object, got {type_name(value)}", param)
-    return value
-
-
-def want_list(value: object, param: str) -> list[Any]:
-    if not isinstance(value, list):
-        fail(f"Invalid value at '{param}': expected an array, got {type_name(value)}", param)
-    return value
-
-
-def want_bool(value: object, param: str) -> bool:
-    if not isinstance(value, bool):
-        fail(f"Invalid value at '{param}': expected a boolean, got {type_name(value)}", param)
-    return value
+# Google's wording of a field of the wrong type
+_CHECKS = FieldChecks(lambda param, expected, got: f"Invalid value at '{param}': expected {expected}, got {got}")
+want_str, want_dict, want_list, want_bool = _CHECKS.want_str, _CHECKS.want_dict, _CHECKS.want_list, _CHECKS.want_bool
 
 
 _INT_TEXT = re.compile(r"-?[0-9]{1,18}\Z")
