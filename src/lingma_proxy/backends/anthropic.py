@@ -36,7 +36,7 @@ from ..dialects.anthropic_messages import (
 from ..redaction import SecretRegistry
 from ..sse import SSEDecoder
 from .base import BackendState, Capabilities, Forwarded
-from .http_upstream import HttpUpstream, Opened, Phase, Scrub, Timeouts, describe_body
+from .http_upstream import HttpUpstream, Opened, Phase, Scrub, Timeouts, describe_body, timeout_error
 from .http_util import LazySession
 
 __all__ = ["API_VERSION", "DEFAULT_BASE_URL", "AnthropicBackend"]
@@ -353,15 +353,7 @@ class AnthropicBackend:
         return self._connection_error(exc)
 
     def timed_out(self, phase: Phase, answered: bool) -> errors.ProxyError:
-        if phase == "connect":
-            msg = f"connecting to {self.endpoint} timed out after {self._connect_timeout:g} s: {_CHECK}"
-        elif phase in ("first_byte", "idle"):
-            what = "no data" if answered else "no answer"
-            msg = (f"upstream {self.endpoint} sent {what} within {self._first_byte_timeout:g} s "
-                   "(first-byte timeout)")
-        else:
-            msg = f"upstream {self.endpoint} did not finish within {self._total_timeout:g} s (total timeout)"
-        return errors.UpstreamTimeout(msg, retryable=True)
+        return timeout_error(self.endpoint, phase, answered, self._upstream.timeouts, connect_hint=_CHECK)
 
     def dropped(self, exc: BaseException | None) -> errors.ProxyError:
         how = f" ({type(exc).__name__})" if exc is not None else ""

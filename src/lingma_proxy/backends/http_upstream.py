@@ -27,7 +27,7 @@ from ..redaction import SecretRegistry
 from .http_util import read_capped, release
 
 __all__ = ["DROPS", "Faults", "HttpUpstream", "Opened", "Phase", "Scrub", "Timeouts", "describe_body",
-           "redact_urls"]
+           "redact_urls", "timeout_error"]
 
 Phase = Literal["connect", "first_byte", "idle", "total"]
 Scrub = Callable[[str], str]
@@ -41,6 +41,20 @@ _TAGS = re.compile(r"<[^>]*>")
 def redact_urls(text: str) -> str:
     """``text`` with every URL's user info and query removed (the default scrub)."""
     return _URL.sub(lambda m: errors.redact_url(m.group(0)), text) if "://" in text else text
+
+
+def timeout_error(endpoint: str, phase: Phase, answered: bool, timeouts: Timeouts, *,
+                  connect_hint: str, first_byte_hint: str = "") -> errors.UpstreamTimeout:
+    """The one wording of an upstream timeout; each backend adds what its user should check."""
+    if phase == "connect":
+        msg = f"connecting to {endpoint} timed out after {timeouts.connect:g} s (connect timeout): {connect_hint}"
+    elif phase in ("first_byte", "idle"):
+        what = "no data" if answered else "no answer"
+        hint = f"; {first_byte_hint}" if first_byte_hint else ""
+        msg = f"upstream {endpoint} sent {what} within {timeouts.first_byte:g} s (first-byte timeout{hint})"
+    else:
+        msg = f"upstream {endpoint} did not finish within {timeouts.total:g} s (total timeout)"
+    return errors.UpstreamTimeout(msg, retryable=True)
 
 
 def describe_body(content_type: str, body: bytes, limit: int = 120) -> str:

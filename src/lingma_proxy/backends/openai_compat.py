@@ -30,7 +30,7 @@ from ..dialects.openai_chat import (
 from ..redaction import SecretRegistry
 from ..sse import SSEDecoder
 from .base import BackendState, Capabilities
-from .http_upstream import HttpUpstream, Opened, Phase, Scrub, Timeouts, describe_body
+from .http_upstream import HttpUpstream, Opened, Phase, Scrub, Timeouts, describe_body, timeout_error
 from .http_util import LazySession, read_capped
 from .openai_discovery import (
     api_root,
@@ -232,16 +232,8 @@ class OpenAICompatBackend:
         return self._connection_error(exc)
 
     def timed_out(self, phase: Phase, answered: bool) -> errors.ProxyError:
-        if phase == "connect":
-            msg = (f"connecting to {self.endpoint} timed out after {self._connect_timeout:g} s "
-                   f"(connect timeout): {_CHECK}")
-        elif phase in ("first_byte", "idle"):
-            what = "no data" if answered else "no answer"
-            msg = (f"upstream {self.endpoint} sent {what} within {self._first_byte_timeout:g} s "
-                   "(first-byte timeout; a large prompt on a slow machine may need more)")
-        else:
-            msg = f"upstream {self.endpoint} did not finish within {self._total_timeout:g} s (total timeout)"
-        return errors.UpstreamTimeout(msg, retryable=True)
+        return timeout_error(self.endpoint, phase, answered, self._upstream.timeouts, connect_hint=_CHECK,
+                             first_byte_hint="a large prompt on a slow machine may need more")
 
     def dropped(self, exc: BaseException | None) -> errors.ProxyError:
         return self._dropped(exc)
