@@ -67,18 +67,7 @@ def _observe(server: ServerThread) -> list[Exchange]:
     return seen
 
 
-@pytest.fixture(scope="module")
-def openai_fake() -> Iterator[FakeOpenAIUpstream]:
-    fake = FakeOpenAIUpstream().start_thread()
-    yield fake
-    fake.stop_thread()
-
-
-@pytest.fixture(scope="module")
-def anthropic_fake() -> Iterator[FakeAnthropicUpstream]:
-    fake = FakeAnthropicUpstream().start_thread()
-    yield fake
-    fake.stop_thread()
+# openai_fake, anthropic_fake: tests/server/conftest.py
 
 
 def _openai_rig(fake: FakeOpenAIUpstream, data_dir: Path, tool_mode: str) -> Iterator[Rig]:

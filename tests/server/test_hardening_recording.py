@@ -92,18 +92,7 @@ def db_count(data_dir: Path) -> int:
         conn.close()
 
 
-@pytest.fixture(scope="module")
-def openai_fake() -> Iterator[FakeOpenAIUpstream]:
-    fake = FakeOpenAIUpstream().start_thread()
-    yield fake
-    fake.stop_thread()
-
-
-@pytest.fixture(scope="module")
-def anthropic_fake() -> Iterator[FakeAnthropicUpstream]:
-    fake = FakeAnthropicUpstream().start_thread()
-    yield fake
-    fake.stop_thread()
+# openai_fake, anthropic_fake: tests/server/conftest.py
 
 
 def serve(kind: str, fake: Any, data_dir: Path) -> tuple[ServerThread, str]:

@@ -7,12 +7,15 @@ written once here and each dialect binds them to its wording.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+import orjson
+
 from .. import errors
 
-__all__ = ["FieldChecks", "Wording", "fail", "type_name"]
+__all__ = ["FieldChecks", "Wording", "dump_object", "fail", "type_name"]
 
 Wording = Callable[[str, str, str], str]
 """``(param, what was expected, what came) -> message``."""
@@ -69,3 +72,15 @@ class FieldChecks:
         if not isinstance(value, bool):
             self.refuse(value, param, "a boolean")
         return value
+
+
+def dump_object(value: dict[str, Any]) -> str | None:
+    """Compact JSON text of a decoded object (tool arguments), or None when it cannot be encoded."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        pass  # integers beyond 64 bits, nesting deeper than orjson allows
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return None

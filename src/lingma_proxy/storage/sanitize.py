@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -120,15 +120,7 @@ class Sanitizer:
 
     def body(self, raw: bytes | None, limit: int) -> tuple[str | None, bool]:
         """A body as stored text (JSON re-serialized when it parses) and whether it was cut."""
-        if raw is None:
-            return None, False
-        if not raw:
-            return "", False
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return cap(self.text(raw.decode("utf-8", "replace")), limit)
-        return self.json(value, limit)
+        return stored_body(raw, limit, self.text, self.json)
 
     def json(self, value: Any, limit: int) -> tuple[str, bool]:
         return cap(orjson.dumps(self.value(value)).decode(), limit)
@@ -161,6 +153,24 @@ class Sanitizer:
             size += n
         kept.append({"event": "lingma-proxy.truncated", "data": f"{len(out) - len(kept)} more events not recorded"})
         return orjson.dumps(kept).decode(), True
+
+
+def stored_body(raw: bytes | None, limit: int, text: Callable[[str], str],
+                json: Callable[[Any, int], tuple[str, bool]]) -> tuple[str | None, bool]:
+    """A body as stored text and whether it was cut: ``json`` for a body that parses, ``text`` for
+    one that does not or that is deeper than orjson writes (a body refused at the door)."""
+    if raw is None:
+        return None, False
+    if not raw:
+        return "", False
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return cap(text(raw.decode("utf-8", "replace")), limit)
+    try:
+        return json(value, limit)
+    except TypeError:
+        return cap(text(raw.decode("utf-8", "replace")), limit)
 
 
 def cap(text: str, limit: int) -> tuple[str, bool]:

@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from .sanitize import BASE64_MIN, SECRET_KEYS, Sanitizer, cap, human_size
+from .sanitize import BASE64_MIN, SECRET_KEYS, Sanitizer, cap, human_size, stored_body
 
 REDACTED_B = b"[REDACTED]"
 _B64 = rb"A-Za-z0-9+/_\-"
@@ -175,18 +175,7 @@ class Scrubber:
 
     def body(self, raw: bytes | None, limit: int) -> tuple[str | None, bool]:
         """A body as stored text (JSON re-serialized when it parses) and whether it was cut."""
-        if raw is None:
-            return None, False
-        if not raw:
-            return "", False
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return cap(self.plain(raw.decode("utf-8", "replace")), limit)
-        try:
-            return self.value(value, limit)
-        except TypeError:  # deeper than orjson writes (a body refused at the door): kept as text
-            return cap(self.plain(raw.decode("utf-8", "replace")), limit)
+        return stored_body(raw, limit, self.plain, self.value)
 
     def value(self, value: Any, limit: int) -> tuple[str, bool]:
         """Any JSON-able value as stored text and whether it was cut."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import orjson
-
 from ... import ir
-from ..fields import FieldChecks, fail as fail, type_name as type_name  # re-exported for the parsers
+from ..fields import (  # re-exported for the parsers
+    FieldChecks,
+    dump_object as dump_object,
+    fail as fail,
+    type_name as type_name,
+)
 
 NAME = "anthropic_messages"
 
@@ -106,13 +108,3 @@ def usage_out(u: ir.Usage) -> dict[str, Any]:
     return out
 
 
-def dump_object(value: dict[str, Any]) -> str | None:
-    """Compact JSON text of a decoded object, or None when it cannot be encoded."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        pass  # integers beyond 64 bits, nesting deeper than orjson allows
-    try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError):
-        return None
